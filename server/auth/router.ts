@@ -1,0 +1,112 @@
+import { invalidateSession, rotateSession } from './sessions.ts';
+import { login, signup, toTokenOutput, toUserOutput } from './service.ts';
+import { ZCredentials, ZLogoutOutput, ZNoInput, ZSignupInput, ZToken, ZUser } from './schemas.ts';
+import { authedProcedure, publicProcedure, router, type Context } from '../trpc.ts';
+import type { Credentials } from './schemas.ts';
+
+const loginWith = (ctx: Context, input: Credentials) =>
+  login(ctx.db, {
+    ...input,
+    ip: ctx.ip,
+    ttlSeconds: ctx.env.SESSION_TTL,
+    throttle: ctx.throttle,
+    logger: ctx.logger,
+  });
+
+const TAGS = ['auth'];
+
+export const authRouter = router({
+  obtainToken: publicProcedure
+    .meta({
+      openapi: {
+        method: 'POST',
+        path: '/api-token-auth',
+        operationId: 'obtainToken',
+        summary: 'Exchange a username and password for a token',
+        description: 'The route name of the first (Django REST) app; identical to `POST /login`.',
+        tags: TAGS,
+      },
+    })
+    .input(ZCredentials)
+    .output(ZToken)
+    .mutation(({ ctx, input }) => loginWith(ctx, input)),
+
+  login: publicProcedure
+    .meta({
+      openapi: {
+        method: 'POST',
+        path: '/login',
+        operationId: 'login',
+        summary: 'Log in with a username and password',
+        tags: TAGS,
+      },
+    })
+    .input(ZCredentials)
+    .output(ZToken)
+    .mutation(({ ctx, input }) => loginWith(ctx, input)),
+
+  signup: publicProcedure
+    .meta({
+      successStatus: 201,
+      openapi: {
+        method: 'POST',
+        path: '/signup',
+        operationId: 'signup',
+        summary: 'Create a user (only when SIGNUP_ENABLED=true)',
+        tags: TAGS,
+      },
+    })
+    .input(ZSignupInput)
+    .output(ZUser)
+    .mutation(({ ctx, input }) => signup(ctx.db, { ...input, enabled: ctx.env.SIGNUP_ENABLED })),
+
+  me: authedProcedure
+    .meta({
+      openapi: {
+        method: 'GET',
+        path: '/user',
+        operationId: 'getCurrentUser',
+        summary: 'The user the token belongs to',
+        tags: TAGS,
+        protect: true,
+      },
+    })
+    .input(ZNoInput)
+    .output(ZUser)
+    .query(({ ctx }) => toUserOutput(ctx.user)),
+
+  refreshToken: authedProcedure
+    .meta({
+      openapi: {
+        method: 'GET',
+        path: '/user/refresh_token',
+        operationId: 'refreshToken',
+        summary: 'Replace the token with a new one; the old one stops working',
+        tags: TAGS,
+        protect: true,
+      },
+    })
+    .input(ZNoInput)
+    .output(ZToken)
+    .query(async ({ ctx }) =>
+      toTokenOutput(await ctx.db.transaction((tx) => rotateSession(tx, ctx.session))),
+    ),
+
+  logout: authedProcedure
+    .meta({
+      openapi: {
+        method: 'POST',
+        path: '/logout',
+        operationId: 'logout',
+        summary: 'End the session of the presented token',
+        tags: TAGS,
+        protect: true,
+      },
+    })
+    .input(ZNoInput)
+    .output(ZLogoutOutput)
+    .mutation(async ({ ctx }) => {
+      await invalidateSession(ctx.db, ctx.session.id);
+      return { logged_out: true as const };
+    }),
+});

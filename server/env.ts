@@ -1,0 +1,88 @@
+import { z } from 'zod';
+import { parseDuration } from './lib/duration.ts';
+
+// Deployments often template variables as `FOO=`; an empty value means "not set".
+const optional = <T extends z.ZodType>(schema: T) =>
+  z.preprocess((v) => (typeof v === 'string' && v.trim() === '' ? undefined : v), schema);
+
+const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+
+const duration = z.string().transform((v, ctx) => {
+  const seconds = parseDuration(v);
+  if (seconds === null) {
+    ctx.addIssue({ code: 'custom', message: 'expected a duration such as 30d, 12h, 15m or 90s' });
+    return z.NEVER;
+  }
+  return seconds;
+});
+
+const port = z.coerce.number().int().min(0).max(65_535);
+
+export const DEFAULT_GRAPH_API_URL = 'https://graph.facebook.com/v25.0';
+
+const ZEnv = z
+  .object({
+    NODE_ENV: optional(z.enum(['development', 'production', 'test']).default('development')),
+    /** HTTP port; default 3000. */
+    PORT: optional(port.default(3000)),
+    /** Bind address; default 127.0.0.1, or 0.0.0.0 in production. */
+    HOST: optional(z.string().optional()),
+    /** PostgreSQL URL; when unset an embedded PostgreSQL keeps its data under DATA_DIR. */
+    DATABASE_URL: optional(z.url({ protocol: /^postgres(ql)?$/ }).optional()),
+    /** Where the embedded database and the generated development key live; default .data */
+    DATA_DIR: optional(z.string().default('.data')),
+    /** Graph API base URL with version, or `sandbox` for the in-process simulation. */
+    GRAPH_API_URL: optional(
+      z.union([z.literal('sandbox'), z.url({ protocol: /^https?$/ })]).default(DEFAULT_GRAPH_API_URL),
+    ),
+    /** 32-byte key (base64 or hex) for Graph tokens at rest; required in production. */
+    ENCRYPTION_KEY: optional(z.string().optional()),
+    /** Older keys still accepted for decryption while rotating, comma-separated. */
+    ENCRYPTION_KEYS_OLD: optional(z.string().optional()),
+    /** all = API and worker in one process; default all. */
+    ROLE: optional(z.enum(['all', 'api', 'worker']).default('all')),
+    /** Posts of one Instagram account allowed in any 24-hour window; default 25. */
+    PUBLISH_LIMIT_PER_24H: optional(z.coerce.number().int().min(1).max(1000).default(25)),
+    /** Whether POST /signup creates users; default false. */
+    SIGNUP_ENABLED: optional(bool.default(false)),
+    /** Lifetime of a login session, renewed when half used; default 30d. */
+    SESSION_TTL: optional(duration.default(30 * 86_400)),
+    /** Jobs one worker process runs at once; default 10. */
+    WORKER_CONCURRENCY: optional(z.coerce.number().int().min(1).max(500).default(10)),
+    /** Trust X-Forwarded-For (behind a proxy) for client addresses; default false. */
+    TRUST_PROXY: optional(bool.default(false)),
+    LOG_LEVEL: optional(
+      z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    ),
+  })
+  .transform((env) => ({
+    ...env,
+    HOST: env.HOST ?? (env.NODE_ENV === 'production' ? '0.0.0.0' : '127.0.0.1'),
+  }))
+  .superRefine((env, ctx) => {
+    if (env.NODE_ENV === 'production' && !env.ENCRYPTION_KEY) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['ENCRYPTION_KEY'],
+        message: 'required when NODE_ENV=production',
+      });
+    }
+  });
+
+export type Env = z.infer<typeof ZEnv>;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Parses the environment once; throws ConfigError listing every bad variable. */
+export function parseEnv(source: Record<string, string | undefined> = process.env): Env {
+  const result = ZEnv.safeParse(source);
+  if (result.success) return result.data;
+  const lines = result.error.issues.map((issue) => {
+    const name = issue.path.join('.') || '(environment)';
+    // Never echo the value: it may be a secret such as ENCRYPTION_KEY or DATABASE_URL.
+    return `  ${name}: ${issue.message}`;
+  });
+  throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+}

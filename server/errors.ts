@@ -1,0 +1,149 @@
+import type { TRPC_ERROR_CODE_KEY } from '@trpc/server';
+
+/**
+ * The one table of error codes. Both transports derive the HTTP status, the
+ * tRPC code and the default message from it, so they cannot drift apart.
+ */
+export const ERRORS = {
+  VALIDATION_FAILED: { status: 400, trpc: 'BAD_REQUEST', message: 'The request is not valid.' },
+  MALFORMED_JSON: { status: 400, trpc: 'PARSE_ERROR', message: 'The request body is not valid JSON.' },
+  UNAUTHORIZED: { status: 401, trpc: 'UNAUTHORIZED', message: 'A valid token is required.' },
+  INVALID_CREDENTIALS: {
+    status: 401,
+    trpc: 'UNAUTHORIZED',
+    message: 'Incorrect username or password.',
+  },
+  SIGNUP_DISABLED: { status: 403, trpc: 'FORBIDDEN', message: 'Sign-up is disabled on this server.' },
+  NOT_FOUND: { status: 404, trpc: 'NOT_FOUND', message: 'No such route.' },
+  POST_NOT_FOUND: { status: 404, trpc: 'NOT_FOUND', message: 'No such post.' },
+  METHOD_NOT_ALLOWED: {
+    status: 405,
+    trpc: 'METHOD_NOT_SUPPORTED',
+    message: 'That method is not allowed here.',
+  },
+  USERNAME_TAKEN: { status: 409, trpc: 'CONFLICT', message: 'That username is taken.' },
+  POST_NOT_EDITABLE: {
+    status: 409,
+    trpc: 'CONFLICT',
+    message: 'The post is being published or has been published and can no longer change.',
+  },
+  PUBLISH_LIMIT_REACHED: {
+    status: 409,
+    trpc: 'CONFLICT',
+    message: 'This Instagram account already has the most posts allowed in a 24-hour window.',
+  },
+  PAYLOAD_TOO_LARGE: { status: 413, trpc: 'PAYLOAD_TOO_LARGE', message: 'The request body is too large.' },
+  UNSUPPORTED_MEDIA_TYPE: {
+    status: 415,
+    trpc: 'UNSUPPORTED_MEDIA_TYPE',
+    message: 'Send JSON with Content-Type: application/json.',
+  },
+  TOO_MANY_REQUESTS: {
+    status: 429,
+    trpc: 'TOO_MANY_REQUESTS',
+    message: 'Too many failed attempts; try again later.',
+  },
+  INTERNAL: { status: 500, trpc: 'INTERNAL_SERVER_ERROR', message: 'Something went wrong on our side.' },
+  SERVICE_UNAVAILABLE: {
+    status: 503,
+    trpc: 'INTERNAL_SERVER_ERROR',
+    message: 'The service is not ready.',
+  },
+} as const satisfies Record<string, { status: number; trpc: TRPC_ERROR_CODE_KEY; message: string }>;
+
+export type ErrorCode = keyof typeof ERRORS;
+export const ERROR_CODES = Object.keys(ERRORS) as [ErrorCode, ...ErrorCode[]];
+
+/** One problem with one input field; `path` is dotted (`user_tags.0.x`), empty for the whole body. */
+export interface FieldIssue {
+  path: string;
+  message: string;
+}
+
+/** The body of every error response, REST and tRPC alike. */
+export interface ErrorBody {
+  code: ErrorCode;
+  message: string;
+  issues?: FieldIssue[];
+}
+
+/** The only error type services throw. */
+export class AppError extends Error {
+  override name = 'AppError';
+  readonly code: ErrorCode;
+  readonly issues: FieldIssue[] | undefined;
+  /** Seconds after which a retry may succeed (sent as Retry-After). */
+  readonly retryAfter: number | undefined;
+
+  constructor(
+    code: ErrorCode,
+    message?: string,
+    opts: { issues?: FieldIssue[]; retryAfter?: number; cause?: unknown } = {},
+  ) {
+    super(message ?? ERRORS[code].message, { cause: opts.cause });
+    this.code = code;
+    this.issues = opts.issues;
+    this.retryAfter = opts.retryAfter;
+  }
+
+  get status(): number {
+    return ERRORS[this.code].status;
+  }
+
+  toBody(): ErrorBody {
+    return this.issues
+      ? { code: this.code, message: this.message, issues: this.issues }
+      : { code: this.code, message: this.message };
+  }
+}
+
+interface ZodLikeIssue {
+  path: PropertyKey[];
+  message: string;
+}
+
+function isZodError(value: unknown): value is Error & { issues: ZodLikeIssue[] } {
+  return value instanceof Error && value.name === 'ZodError' && Array.isArray((value as { issues?: unknown }).issues);
+}
+
+export function zodIssuesToFieldIssues(issues: ZodLikeIssue[]): FieldIssue[] {
+  return issues.map((issue) => ({ path: issue.path.map(String).join('.'), message: issue.message }));
+}
+
+const FROM_TRPC: Partial<Record<TRPC_ERROR_CODE_KEY, ErrorCode>> = {
+  PARSE_ERROR: 'MALFORMED_JSON',
+  BAD_REQUEST: 'VALIDATION_FAILED',
+  UNAUTHORIZED: 'UNAUTHORIZED',
+  NOT_FOUND: 'NOT_FOUND',
+  METHOD_NOT_SUPPORTED: 'METHOD_NOT_ALLOWED',
+  PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  UNSUPPORTED_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  TOO_MANY_REQUESTS: 'TOO_MANY_REQUESTS',
+};
+
+/**
+ * Turns anything thrown into an AppError. Unknown errors become INTERNAL with
+ * the generic message: their text may hold SQL, URLs or secrets.
+ */
+export function toAppError(error: unknown): AppError {
+  if (error instanceof AppError) return error;
+  const trpcLike = error as { name?: string; code?: TRPC_ERROR_CODE_KEY; cause?: unknown; message?: string };
+  if (error instanceof Error && trpcLike.name === 'TRPCError') {
+    if (trpcLike.cause instanceof AppError) return trpcLike.cause;
+    if (trpcLike.code === 'BAD_REQUEST' && isZodError(trpcLike.cause)) {
+      return new AppError('VALIDATION_FAILED', undefined, {
+        issues: zodIssuesToFieldIssues(trpcLike.cause.issues),
+        cause: error,
+      });
+    }
+    const code = trpcLike.code ? FROM_TRPC[trpcLike.code] : undefined;
+    if (code) return new AppError(code, undefined, { cause: error });
+  }
+  if (isZodError(error)) {
+    return new AppError('VALIDATION_FAILED', undefined, {
+      issues: zodIssuesToFieldIssues(error.issues),
+      cause: error,
+    });
+  }
+  return new AppError('INTERNAL', undefined, { cause: error });
+}

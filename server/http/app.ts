@@ -1,0 +1,121 @@
+import type { IncomingMessage } from 'node:http';
+import { createExpressMiddleware } from '@trpc/server/adapters/express';
+import express, { type ErrorRequestHandler, type Request } from 'express';
+import helmet from 'helmet';
+import { pinoHttp } from 'pino-http';
+import type { Database } from '../db/client.ts';
+import type { Env } from '../env.ts';
+import { AppError, toAppError } from '../errors.ts';
+import { describeError, type Logger } from '../logger.ts';
+import { appRouter } from '../router.ts';
+import { createContextInner, tokenFromHeader } from '../trpc.ts';
+import { createRestHandler } from './rest.ts';
+
+/** Largest JSON body accepted on either transport. */
+export const MAX_BODY_BYTES = 100 * 1024;
+
+export interface AppDeps {
+  database: Database;
+  env: Env;
+  logger: Logger;
+  /** The OpenAPI document served at /openapi.json. */
+  openApiDocument?: object;
+}
+
+function sendError(res: express.Response, error: AppError): void {
+  if (error.retryAfter) res.setHeader('Retry-After', String(error.retryAfter));
+  res.status(error.status).json(error.toBody());
+}
+
+export function createApp(deps: AppDeps): express.Express {
+  const { database, env, logger } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', env.TRUST_PROXY);
+  app.use(helmet());
+  app.use(
+    pinoHttp({
+      logger,
+      // Only method, path and status: headers carry tokens, query strings and bodies may carry anything.
+      serializers: {
+        req: (req: { id: unknown; method: string; url: string }) => ({
+          id: req.id,
+          method: req.method,
+          path: req.url.split('?')[0],
+        }),
+        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+      },
+      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' },
+    }),
+  );
+
+  const createContext = (req: IncomingMessage) => {
+    const expressReq = req as Request;
+    return createContextInner({
+      db: database.db,
+      env,
+      logger: expressReq.log ?? logger,
+      token: tokenFromHeader(req.headers.authorization),
+      ip: expressReq.ip,
+    });
+  };
+  const logInternal = (error: AppError, req: IncomingMessage) =>
+    ((req as Request).log ?? logger).error(describeError(error.cause ?? error), 'unexpected error');
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', async (_req, res) => {
+    try {
+      await database.sql`select 1`;
+      res.json({ status: 'ok' });
+    } catch {
+      sendError(res, new AppError('SERVICE_UNAVAILABLE', 'The database is not reachable.'));
+    }
+  });
+  if (deps.openApiDocument) {
+    const document = deps.openApiDocument;
+    app.get('/openapi.json', (_req, res) => {
+      res.json(document);
+    });
+  }
+
+  app.use(
+    '/trpc',
+    createExpressMiddleware({
+      router: appRouter,
+      createContext: ({ req }) => createContext(req),
+      maxBodySize: MAX_BODY_BYTES,
+      onError: ({ error, req }) => {
+        const appError = toAppError(error);
+        if (appError.code === 'INTERNAL') logInternal(appError, req);
+      },
+    }),
+  );
+
+  app.use(
+    '/api/v1',
+    express.json({ limit: MAX_BODY_BYTES }),
+    createRestHandler({ router: appRouter, createContext, onInternalError: logInternal }),
+  );
+
+  app.use((_req, res) => {
+    sendError(res, new AppError('NOT_FOUND'));
+  });
+
+  const onError: ErrorRequestHandler = (error: unknown, req, res, _next) => {
+    const type = (error as { type?: string }).type;
+    let appError: AppError;
+    if (type === 'entity.parse.failed') appError = new AppError('MALFORMED_JSON');
+    else if (type === 'entity.too.large')
+      appError = new AppError('PAYLOAD_TOO_LARGE', `The request body is larger than ${MAX_BODY_BYTES / 1024} KiB.`);
+    else if (type === 'encoding.unsupported' || type === 'charset.unsupported')
+      appError = new AppError('UNSUPPORTED_MEDIA_TYPE');
+    else appError = toAppError(error);
+    if (appError.code === 'INTERNAL') logInternal(appError, req);
+    if (res.headersSent) return;
+    sendError(res, appError);
+  };
+  app.use(onError);
+  return app;
+}

@@ -1,0 +1,52 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AnyRouter } from '@trpc/server';
+import { createOpenApiNodeHttpHandler } from 'trpc-to-openapi';
+import { toAppError, type AppError } from '../errors.ts';
+import type { Context, Meta } from '../trpc.ts';
+
+type Next = (err?: unknown) => void;
+
+/**
+ * REST under /api/v1 through trpc-to-openapi. Its handler writes
+ * `code: <tRPC code>` and "Input validation failed" into error bodies after
+ * our error formatter has run, so this adapter remembers the error it saw in
+ * `onError` and writes our own body (`{code, message, issues?}`) instead.
+ */
+export function createRestHandler(opts: {
+  router: AnyRouter;
+  createContext: (req: IncomingMessage) => Context;
+  onInternalError: (error: AppError, req: IncomingMessage) => void;
+}) {
+  const seen = new WeakMap<IncomingMessage, AppError>();
+  const procedures = opts.router._def.procedures as Record<string, { _def: { meta?: Meta } }>;
+
+  const handler = createOpenApiNodeHttpHandler({
+    router: opts.router,
+    createContext: ({ req }) => opts.createContext(req),
+    onError: ({ error, req }) => {
+      const appError = toAppError(error);
+      seen.set(req, appError);
+      if (appError.code === 'INTERNAL') opts.onInternalError(appError, req);
+    },
+    responseMeta: ({ paths, errors }) => {
+      const [error] = errors;
+      if (error) {
+        const appError = toAppError(error);
+        const headers: Record<string, string> = {};
+        if (appError.retryAfter) headers['Retry-After'] = String(appError.retryAfter);
+        return { status: appError.status, headers };
+      }
+      const path = paths?.[0];
+      return { status: (path && procedures[path]?._def.meta?.successStatus) || 200 };
+    },
+  });
+
+  return (req: IncomingMessage, res: ServerResponse, next: Next) => {
+    const end = res.end.bind(res) as (chunk?: unknown) => ServerResponse;
+    res.end = ((chunk?: unknown) => {
+      const appError = seen.get(req);
+      return end(appError ? JSON.stringify(appError.toBody()) : chunk);
+    }) as ServerResponse['end'];
+    handler(req, res, next).catch(next);
+  };
+}

@@ -1,0 +1,82 @@
+import type { Server } from 'node:http';
+import { connect } from './db/client.ts';
+import { migrateDatabase } from './db/migrate.ts';
+import { resolveDatabaseUrl } from './db/resolve.ts';
+import { ConfigError, parseEnv, type Env } from './env.ts';
+import { createApp } from './http/app.ts';
+import { createLogger, describeError } from './logger.ts';
+import { buildOpenApiDocument } from './openapi.ts';
+
+/** How long running requests and jobs get to finish after SIGTERM/SIGINT. */
+const SHUTDOWN_GRACE_MS = 10_000;
+
+function loadEnv(): Env {
+  try {
+    return parseEnv();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+}
+
+async function main(): Promise<void> {
+  const env = loadEnv();
+  const logger = createLogger(env.LOG_LEVEL);
+  const stops: (() => Promise<void>)[] = [];
+
+  const dbHandle = await resolveDatabaseUrl(env, logger);
+  stops.unshift(dbHandle.stop);
+  await migrateDatabase(dbHandle.url);
+  const database = connect(dbHandle.url);
+  stops.unshift(database.close);
+
+  if (env.ROLE === 'all' || env.ROLE === 'api') {
+    const app = createApp({ database, env, logger, openApiDocument: buildOpenApiDocument() });
+    const server: Server = await new Promise((resolve, reject) => {
+      const s = app.listen(env.PORT, env.HOST, (error?: Error) => (error ? reject(error) : resolve(s)));
+    });
+    const address = server.address();
+    const port = typeof address === 'object' && address ? address.port : env.PORT;
+    logger.info({ host: env.HOST, port, role: env.ROLE }, `listening on http://${env.HOST}:${port}`);
+    stops.unshift(
+      () =>
+        new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeIdleConnections();
+        }),
+    );
+  }
+
+  let stopping = false;
+  const shutdown = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    const timer = setTimeout(() => {
+      logger.warn('shutdown took too long; exiting');
+      process.exit(1);
+    }, SHUTDOWN_GRACE_MS + 5_000);
+    timer.unref();
+    void (async () => {
+      for (const stop of stops) {
+        try {
+          await stop();
+        } catch (error) {
+          logger.error(describeError(error), 'error during shutdown');
+        }
+      }
+      logger.info('stopped');
+      process.exit(0);
+    })();
+  };
+  process.on('SIGTERM', shutdown);
+  process.on('SIGINT', shutdown);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`Failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,75 @@
+import { initTRPC } from '@trpc/server';
+import type { OpenApiMeta } from 'trpc-to-openapi';
+import type { SessionUser, ValidSession } from './auth/sessions.ts';
+import { validateSessionToken } from './auth/sessions.ts';
+import { DEFAULT_THROTTLE, type ThrottlePolicy } from './auth/throttle.ts';
+import type { Db } from './db/client.ts';
+import type { Env } from './env.ts';
+import { AppError, toAppError } from './errors.ts';
+import type { Logger } from './logger.ts';
+
+/** Everything a procedure may use; built without an HTTP request so tests can call procedures directly. */
+export interface Context {
+  db: Db;
+  env: Env;
+  logger: Logger;
+  throttle: ThrottlePolicy;
+  /** The bearer token presented, if any; checked by `authedProcedure`. */
+  token: string | undefined;
+  /** Client address, for the login throttle. */
+  ip: string | undefined;
+}
+
+export function createContextInner(
+  opts: Pick<Context, 'db' | 'env' | 'logger'> & Partial<Pick<Context, 'token' | 'ip' | 'throttle'>>,
+): Context {
+  return { token: undefined, ip: undefined, throttle: DEFAULT_THROTTLE, ...opts };
+}
+
+/** Reads `Authorization: Token <t>` (the first app's style) or `Authorization: Bearer <t>`. */
+export function tokenFromHeader(header: string | undefined): string | undefined {
+  const match = header ? /^(?:Token|Bearer)\s+(\S+)\s*$/i.exec(header) : null;
+  return match?.[1];
+}
+
+export interface Meta extends OpenApiMeta {
+  /** HTTP status of a success over REST; default 200. */
+  successStatus?: 200 | 201;
+}
+
+const t = initTRPC
+  .context<Context>()
+  .meta<Meta>()
+  .create({
+    // Never send stack traces, whatever NODE_ENV says.
+    isDev: false,
+    errorFormatter({ shape, error }) {
+      const appError = toAppError(error);
+      return {
+        message: appError.message,
+        code: shape.code,
+        data: {
+          code: shape.data.code,
+          httpStatus: appError.status,
+          path: shape.data.path,
+          /** The domain code, the same one REST clients see in `code`. */
+          appCode: appError.code,
+          issues: appError.issues,
+        },
+      };
+    },
+  });
+
+export const router = t.router;
+export const publicProcedure = t.procedure;
+export const createCallerFactory = t.createCallerFactory;
+export const middleware = t.middleware;
+
+export const authedProcedure = t.procedure.use(async ({ ctx, next }) => {
+  if (!ctx.token) throw new AppError('UNAUTHORIZED');
+  const result = await validateSessionToken(ctx.db, ctx.token);
+  if (!result) throw new AppError('UNAUTHORIZED', 'The token is invalid or has expired.');
+  return next({ ctx: { ...ctx, user: result.user, session: result.session } });
+});
+
+export type AuthedContext = Context & { user: SessionUser; session: ValidSession };
