@@ -96,7 +96,9 @@ async function run(argv: string[]): Promise<number> {
         ttlSeconds,
         label: values.label ?? null,
       });
-      process.stdout.write(`Token for "${user.username}", valid until ${formatInstant(session.expiresAt)} if unused:\n`);
+      process.stdout.write(
+        `Token for "${user.username}", valid until ${formatInstant(session.expiresAt)} if unused:\n`,
+      );
       process.stdout.write(`${session.token}\n`);
       return 0;
     } finally {
@@ -118,7 +120,9 @@ run(process.argv.slice(2)).then(
       process.stderr.write(`create-token: ${error.message}\n`);
       process.exit(1);
     }
-    process.stderr.write(`create-token failed: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}\n`);
+    process.stderr.write(
+      `create-token failed: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}\n`,
+    );
     process.exit(1);
   },
 );

@@ -103,7 +103,11 @@ interface ZodLikeIssue {
 }
 
 function isZodError(value: unknown): value is Error & { issues: ZodLikeIssue[] } {
-  return value instanceof Error && value.name === 'ZodError' && Array.isArray((value as { issues?: unknown }).issues);
+  return (
+    value instanceof Error &&
+    value.name === 'ZodError' &&
+    Array.isArray((value as { issues?: unknown }).issues)
+  );
 }
 
 export function zodIssuesToFieldIssues(issues: ZodLikeIssue[]): FieldIssue[] {

@@ -47,7 +47,11 @@ export function describeError(error: unknown): Record<string, unknown> {
     const entry: Record<string, unknown> = { type: current.name, message: firstLine };
     const code = (current as { code?: unknown }).code;
     if (typeof code === 'string' || typeof code === 'number') entry.code = code;
-    if (depth === 0) entry.stack = current.stack?.split('\n').filter((l) => l.trimStart().startsWith('at ')).slice(0, 12);
+    if (depth === 0)
+      entry.stack = current.stack
+        ?.split('\n')
+        .filter((l) => l.trimStart().startsWith('at '))
+        .slice(0, 12);
     out[depth === 0 ? 'error' : `cause${depth}`] = entry;
     current = current.cause;
   }

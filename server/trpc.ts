@@ -1,11 +1,11 @@
-import { initTRPC } from '@trpc/server';
+import { initTRPC, TRPCError } from '@trpc/server';
 import type { OpenApiMeta } from 'trpc-to-openapi';
 import type { SessionUser, ValidSession } from './auth/sessions.ts';
 import { validateSessionToken } from './auth/sessions.ts';
 import { DEFAULT_THROTTLE, type ThrottlePolicy } from './auth/throttle.ts';
 import type { Db } from './db/client.ts';
 import type { Env } from './env.ts';
-import { AppError, toAppError } from './errors.ts';
+import { AppError, ERRORS, toAppError } from './errors.ts';
 import type { Logger } from './logger.ts';
 
 /** Everything a procedure may use; built without an HTTP request so tests can call procedures directly. */
@@ -60,12 +60,25 @@ const t = initTRPC
     },
   });
 
+/**
+ * Services throw AppError; tRPC would report any non-TRPCError as a 500.
+ * This gives it the tRPC code (and so the HTTP status) from the one table.
+ */
+const appErrors = t.middleware(async ({ next }) => {
+  const result = await next();
+  if (!result.ok && result.error.cause instanceof AppError) {
+    const appError = result.error.cause;
+    throw new TRPCError({ code: ERRORS[appError.code].trpc, message: appError.message, cause: appError });
+  }
+  return result;
+});
+
 export const router = t.router;
-export const publicProcedure = t.procedure;
+export const publicProcedure = t.procedure.use(appErrors);
 export const createCallerFactory = t.createCallerFactory;
 export const middleware = t.middleware;
 
-export const authedProcedure = t.procedure.use(async ({ ctx, next }) => {
+export const authedProcedure = publicProcedure.use(async ({ ctx, next }) => {
   if (!ctx.token) throw new AppError('UNAUTHORIZED');
   const result = await validateSessionToken(ctx.db, ctx.token);
   if (!result) throw new AppError('UNAUTHORIZED', 'The token is invalid or has expired.');

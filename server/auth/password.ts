@@ -21,7 +21,10 @@ let dummyHash: Promise<string> | undefined;
  * still does the same work against a dummy hash, so a wrong username and a
  * wrong password take the same time.
  */
-export async function verifyPassword(storedHash: string | null | undefined, password: string): Promise<boolean> {
+export async function verifyPassword(
+  storedHash: string | null | undefined,
+  password: string,
+): Promise<boolean> {
   if (!storedHash) {
     dummyHash ??= hashPassword('timing-equaliser-not-a-password');
     await verify(await dummyHash, password).catch(() => false);

@@ -6,7 +6,10 @@ const ZUsername = z
   .trim()
   .min(1, 'username is required')
   .max(254, 'username is at most 254 characters')
-  .meta({ description: 'Login name, often an e-mail address; case-insensitive.', example: 'user@example.com' });
+  .meta({
+    description: 'Login name, often an e-mail address; case-insensitive.',
+    example: 'user@example.com',
+  });
 
 export const ZCredentials = z
   .object({
@@ -31,8 +34,12 @@ const ZInstant = z.iso.datetime();
 
 export const ZToken = z
   .object({
-    token: z.string().meta({ description: 'Send as `Authorization: Bearer <token>` or `Authorization: Token <token>`.' }),
-    expire: ZInstant.meta({ description: 'When the token stops working unless it is used; each use extends it.' }),
+    token: z
+      .string()
+      .meta({ description: 'Send as `Authorization: Bearer <token>` or `Authorization: Token <token>`.' }),
+    expire: ZInstant.meta({
+      description: 'When the token stops working unless it is used; each use extends it.',
+    }),
   })
   .meta({ id: 'Token' });
 export type TokenOutput = z.infer<typeof ZToken>;

@@ -5,7 +5,12 @@ import { formatInstant } from '../lib/time.ts';
 import type { Credentials, SignupInput, TokenOutput, UserOutput } from './schemas.ts';
 import { createSession, type SessionUser } from './sessions.ts';
 import { verifyPassword } from './password.ts';
-import { assertLoginAllowed, clearUserFailures, recordLoginFailure, type ThrottlePolicy } from './throttle.ts';
+import {
+  assertLoginAllowed,
+  clearUserFailures,
+  recordLoginFailure,
+  type ThrottlePolicy,
+} from './throttle.ts';
 import { createUser, findUserByUsername } from './users.ts';
 
 export function toUserOutput(user: SessionUser): UserOutput {
@@ -27,7 +32,12 @@ export function toTokenOutput(session: { token: string; expiresAt: Date }): Toke
  */
 export async function login(
   db: Db,
-  input: Credentials & { ip: string | undefined; ttlSeconds: number; throttle: ThrottlePolicy; logger: Logger },
+  input: Credentials & {
+    ip: string | undefined;
+    ttlSeconds: number;
+    throttle: ThrottlePolicy;
+    logger: Logger;
+  },
 ): Promise<TokenOutput> {
   await assertLoginAllowed(db, input.username, input.ip, input.throttle);
   const user = await findUserByUsername(db, input.username);
@@ -39,7 +49,9 @@ export async function login(
   }
   return db.transaction(async (tx) => {
     await clearUserFailures(tx, input.username);
-    return toTokenOutput(await createSession(tx, { userId: user.id, kind: 'login', ttlSeconds: input.ttlSeconds }));
+    return toTokenOutput(
+      await createSession(tx, { userId: user.id, kind: 'login', ttlSeconds: input.ttlSeconds }),
+    );
   });
 }
 

@@ -75,7 +75,12 @@ export async function validateSessionToken(
         ttlSeconds: sessions.ttlSeconds,
         expiresAt: sessions.expiresAt,
       },
-      user: { id: users.id, username: users.username, createdAt: users.createdAt, updatedAt: users.updatedAt },
+      user: {
+        id: users.id,
+        username: users.username,
+        createdAt: users.createdAt,
+        updatedAt: users.updatedAt,
+      },
     })
     .from(sessions)
     .innerJoin(users, eq(users.id, sessions.userId))

@@ -20,7 +20,10 @@ export interface ThrottlePolicy {
 
 export const DEFAULT_THROTTLE: ThrottlePolicy = { perUser: 5, perIp: 30, windowSeconds: 900 };
 
-export function throttleKeys(username: string, ip: string | undefined): { key: string; limit: 'perUser' | 'perIp' }[] {
+export function throttleKeys(
+  username: string,
+  ip: string | undefined,
+): { key: string; limit: 'perUser' | 'perIp' }[] {
   const keys: { key: string; limit: 'perUser' | 'perIp' }[] = [
     { key: `user:${username.toLowerCase()}`, limit: 'perUser' },
   ];

@@ -1,11 +1,9 @@
 import { eq, sql } from 'drizzle-orm';
-import type { DbOrTx } from '../db/client.ts';
+import { PG_UNIQUE_VIOLATION, pgErrorCode, type DbOrTx } from '../db/client.ts';
 import { users } from '../db/schema.ts';
 import { AppError } from '../errors.ts';
 import { hashPassword } from './password.ts';
 import type { SessionUser } from './sessions.ts';
-
-const UNIQUE_VIOLATION = '23505';
 
 export async function findUserByUsername(
   db: DbOrTx,
@@ -25,16 +23,21 @@ export async function findUserByUsername(
 }
 
 /** Creates a user; USERNAME_TAKEN when the name exists in any letter case. */
-export async function createUser(db: DbOrTx, input: { username: string; password: string }): Promise<SessionUser> {
+export async function createUser(
+  db: DbOrTx,
+  input: { username: string; password: string },
+): Promise<SessionUser> {
   const passwordHash = await hashPassword(input.password);
   try {
-    const [user] = await db
-      .insert(users)
-      .values({ username: input.username, passwordHash })
-      .returning({ id: users.id, username: users.username, createdAt: users.createdAt, updatedAt: users.updatedAt });
+    const [user] = await db.insert(users).values({ username: input.username, passwordHash }).returning({
+      id: users.id,
+      username: users.username,
+      createdAt: users.createdAt,
+      updatedAt: users.updatedAt,
+    });
     return user!;
   } catch (error) {
-    if ((error as { code?: string }).code === UNIQUE_VIOLATION) throw new AppError('USERNAME_TAKEN');
+    if (pgErrorCode(error) === PG_UNIQUE_VIOLATION) throw new AppError('USERNAME_TAKEN');
     throw error;
   }
 }

@@ -10,7 +10,7 @@ export type DbOrTx = Db | Tx;
 export interface Database {
   db: Db;
   sql: postgres.Sql;
-  close(): Promise<void>;
+  close: () => Promise<void>;
 }
 
 export function connect(url: string, opts: { max?: number } = {}): Database {
@@ -23,3 +23,14 @@ export function connect(url: string, opts: { max?: number } = {}): Database {
   const db = drizzle(sql, { schema });
   return { db, sql, close: () => sql.end({ timeout: 5 }) };
 }
+
+/** The SQLSTATE of a PostgreSQL error, looking through drizzle's wrapper. */
+export function pgErrorCode(error: unknown): string | undefined {
+  for (let e = error, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return code;
+  }
+  return undefined;
+}
+
+export const PG_UNIQUE_VIOLATION = '23505';

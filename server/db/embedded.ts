@@ -60,7 +60,10 @@ export async function startEmbeddedPostgres(opts: {
     const pid = Number(pidLine);
     const port = Number(portLine);
     if (pid > 0 && port > 0 && isAlive(pid)) {
-      opts.logger.warn({ postmasterPid: pid, port }, 'reusing an embedded PostgreSQL that is already running');
+      opts.logger.warn(
+        { postmasterPid: pid, port },
+        'reusing an embedded PostgreSQL that is already running',
+      );
       return { adminUrl: urlFor(port, 'postgres'), urlFor: (db) => urlFor(port, db), stop: async () => {} };
     }
   }

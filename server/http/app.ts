@@ -108,7 +108,10 @@ export function createApp(deps: AppDeps): express.Express {
     let appError: AppError;
     if (type === 'entity.parse.failed') appError = new AppError('MALFORMED_JSON');
     else if (type === 'entity.too.large')
-      appError = new AppError('PAYLOAD_TOO_LARGE', `The request body is larger than ${MAX_BODY_BYTES / 1024} KiB.`);
+      appError = new AppError(
+        'PAYLOAD_TOO_LARGE',
+        `The request body is larger than ${MAX_BODY_BYTES / 1024} KiB.`,
+      );
     else if (type === 'encoding.unsupported' || type === 'charset.unsupported')
       appError = new AppError('UNSUPPORTED_MEDIA_TYPE');
     else appError = toAppError(error);

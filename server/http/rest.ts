@@ -41,7 +41,15 @@ export function createRestHandler(opts: {
     },
   });
 
-  return (req: IncomingMessage, res: ServerResponse, next: Next) => {
+  return (req: IncomingMessage & { body?: unknown }, res: ServerResponse, next: Next) => {
+    // `curl -X POST .../logout` sends no body and no Content-Type; treat that as `{}`
+    // rather than the adapter's 415.
+    const hasBody =
+      Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
+    if (!hasBody && !req.headers['content-type'] && req.method !== 'GET' && req.method !== 'HEAD') {
+      req.headers['content-type'] = 'application/json';
+      req.body = {};
+    }
     const end = res.end.bind(res) as (chunk?: unknown) => ServerResponse;
     res.end = ((chunk?: unknown) => {
       const appError = seen.get(req);

@@ -1,0 +1,54 @@
+import { spawnSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_GRAPH_API_URL, parseEnv } from '../server/env.ts';
+
+describe('configuration', () => {
+  it('has the documented defaults', () => {
+    const env = parseEnv({});
+    expect(env).toMatchObject({
+      PORT: 3000,
+      HOST: '127.0.0.1',
+      ROLE: 'all',
+      PUBLISH_LIMIT_PER_24H: 25,
+      SIGNUP_ENABLED: false,
+      GRAPH_API_URL: DEFAULT_GRAPH_API_URL,
+      DATA_DIR: '.data',
+      SESSION_TTL: 30 * 86_400,
+    });
+    expect(env.DATABASE_URL).toBeUndefined();
+  });
+
+  it('treats empty strings as unset', () => {
+    const env = parseEnv({ PORT: '', DATABASE_URL: '  ', ROLE: '', SIGNUP_ENABLED: '' });
+    expect(env.PORT).toBe(3000);
+    expect(env.DATABASE_URL).toBeUndefined();
+    expect(env.ROLE).toBe('all');
+  });
+
+  it('binds to all interfaces in production and needs an encryption key there', () => {
+    expect(() => parseEnv({ NODE_ENV: 'production' })).toThrow(
+      /ENCRYPTION_KEY: required when NODE_ENV=production/,
+    );
+    expect(parseEnv({ NODE_ENV: 'production', ENCRYPTION_KEY: 'k'.repeat(44) }).HOST).toBe('0.0.0.0');
+  });
+
+  it('names every bad variable in one message', () => {
+    expect(() => parseEnv({ PORT: 'eighty', ROLE: 'boss', SESSION_TTL: 'forever' })).toThrow(
+      /PORT:[\s\S]*ROLE:[\s\S]*SESSION_TTL: expected a duration/,
+    );
+  });
+
+  it('makes npm start fail fast with a readable message that does not echo values', () => {
+    const result = spawnSync(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
+      env: { ...process.env, PORT: 'not-a-port', DATABASE_URL: 'mysql://secret-password@db/x' },
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain('Invalid configuration');
+    expect(result.stderr).toContain('PORT:');
+    expect(result.stderr).toContain('DATABASE_URL:');
+    expect(result.stderr).not.toContain('secret-password');
+    expect(result.stderr).not.toMatch(/\bat .*\.ts/);
+  });
+});

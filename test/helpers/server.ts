@@ -1,0 +1,53 @@
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { parseEnv, type Env } from '../../server/env.ts';
+import { createApp } from '../../server/http/app.ts';
+import type { Logger } from '../../server/logger.ts';
+import { buildOpenApiDocument } from '../../server/openapi.ts';
+import { createTestDatabase, type TestDatabase } from './db.ts';
+
+export interface TestServer {
+  baseUrl: string;
+  database: TestDatabase;
+  env: Env;
+  /** Every log line the server wrote, as text. */
+  logs(): string;
+  close(): Promise<void>;
+}
+
+/** A logger that keeps its lines in memory so tests can assert what was (not) logged. */
+export function captureLogger(): { logger: Logger; text: () => string } {
+  const lines: string[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, callback) {
+      lines.push(chunk.toString());
+      callback();
+    },
+  });
+  return { logger: pino({ level: 'debug' }, stream), text: () => lines.join('') };
+}
+
+/** The real express app on a free port, over its own fresh database. */
+export async function startTestServer(envOverrides: Record<string, string> = {}): Promise<TestServer> {
+  const database = await createTestDatabase();
+  const env = parseEnv({ NODE_ENV: 'test', DATABASE_URL: database.url, LOG_LEVEL: 'debug', ...envOverrides });
+  const { logger, text } = captureLogger();
+  const app = createApp({ database, env, logger, openApiDocument: buildOpenApiDocument() });
+  const server: Server = await new Promise((resolve) => {
+    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    baseUrl: `http://127.0.0.1:${port}`,
+    database,
+    env,
+    logs: text,
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await database.drop();
+    },
+  };
+}

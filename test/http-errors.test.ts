@@ -1,0 +1,131 @@
+import { createTRPCClient, httpLink, TRPCClientError } from '@trpc/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from '../server/http/app.ts';
+import { createUser } from '../server/auth/users.ts';
+import type { AppRouter } from '../server/router.ts';
+import { connect } from '../server/db/client.ts';
+import { jsonClient } from './helpers/http.ts';
+import { captureLogger, startTestServer, type TestServer } from './helpers/server.ts';
+import type { AddressInfo } from 'node:net';
+
+let server: TestServer;
+let api: ReturnType<typeof jsonClient>;
+
+beforeAll(async () => {
+  server = await startTestServer();
+  api = jsonClient(`${server.baseUrl}/api/v1`);
+});
+afterAll(() => server.close());
+
+function expectNoStack(text: string) {
+  expect(text).not.toMatch(/stack|\bat .*\.ts:\d+|node_modules/i);
+}
+
+describe('error bodies', () => {
+  it('are {code, message} JSON for an unknown route, with no stack', async () => {
+    for (const path of ['/api/v1/nothing-here', '/nowhere', '/trpc-not']) {
+      const res = await jsonClient(server.baseUrl)('GET', path);
+      expect(res.status).toBe(404);
+      expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+      expect(res.body).toEqual({ code: 'NOT_FOUND', message: 'No such route.' });
+    }
+  });
+
+  it('say MALFORMED_JSON for a body that is not JSON', async () => {
+    const res = await api('POST', '/login', { rawBody: '{"username": ' });
+    expect(res.status).toBe(400);
+    expect(res.body).toEqual({ code: 'MALFORMED_JSON', message: 'The request body is not valid JSON.' });
+    expectNoStack(res.text);
+  });
+
+  it('say PAYLOAD_TOO_LARGE for a body over 100 KiB', async () => {
+    const res = await api('POST', '/login', { body: { username: 'x'.repeat(200_000), password: 'y' } });
+    expect(res.status).toBe(413);
+    expect(res.body.code).toBe('PAYLOAD_TOO_LARGE');
+  });
+
+  it('say UNSUPPORTED_MEDIA_TYPE for a form body', async () => {
+    const res = await api('POST', '/login', {
+      rawBody: 'username=a&password=b',
+      headers: { 'content-type': 'text/plain' },
+    });
+    expect(res.status).toBe(415);
+    expect(res.body.code).toBe('UNSUPPORTED_MEDIA_TYPE');
+  });
+
+  it('list every field issue on a validation error, with no stack', async () => {
+    const res = await api('POST', '/login', { body: { username: 5, password: [], extra: true } });
+    expect(res.status).toBe(400);
+    expect(res.body.code).toBe('VALIDATION_FAILED');
+    expect(res.body.issues).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ path: 'username' }),
+        expect.objectContaining({ path: 'password' }),
+        expect.objectContaining({ path: '', message: expect.stringContaining('extra') }),
+      ]),
+    );
+    expectNoStack(res.text);
+  });
+
+  it('carry the same domain code over tRPC as over REST', async () => {
+    const client = createTRPCClient<AppRouter>({ links: [httpLink({ url: `${server.baseUrl}/trpc` })] });
+    const error = await client.auth.me.query().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TRPCClientError);
+    const data = (error as TRPCClientError<AppRouter>).data as Record<string, unknown>;
+    expect(data).toMatchObject({ appCode: 'UNAUTHORIZED', httpStatus: 401, code: 'UNAUTHORIZED' });
+    expect(data).not.toHaveProperty('stack');
+    expect((error as Error).message).toBe('A valid token is required.');
+  });
+
+  it('hide the cause of an unexpected failure from the client but log it without secrets', async () => {
+    // A pool pointed at a dropped database makes every query fail unexpectedly.
+    const broken = connect(server.database.url.replace(/\/[^/]+$/, '/no_such_database'), { max: 1 });
+    const { logger, text } = captureLogger();
+    const app = createApp({ database: broken, env: server.env, logger });
+    const http = await new Promise<import('node:http').Server>((resolve) => {
+      const s = app.listen(0, '127.0.0.1', () => resolve(s));
+    });
+    try {
+      const base = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+      const res = await jsonClient(`${base}/api/v1`)('POST', '/login', {
+        body: { username: 'ann@example.com', password: 'do not log me' },
+      });
+      expect(res.status).toBe(500);
+      expect(res.body).toEqual({ code: 'INTERNAL', message: 'Something went wrong on our side.' });
+      const ready = await jsonClient(base)('GET', '/readyz');
+      expect(ready.status).toBe(503);
+      expect(ready.body.code).toBe('SERVICE_UNAVAILABLE');
+      expect(text()).toContain('unexpected error');
+      expect(text()).not.toContain('do not log me');
+      expect(text()).not.toContain('params:');
+    } finally {
+      http.closeAllConnections();
+      http.close();
+      await broken.close();
+    }
+  });
+});
+
+describe('the HTTP surface', () => {
+  it('answers /healthz and /readyz', async () => {
+    const root = jsonClient(server.baseUrl);
+    expect((await root('GET', '/healthz')).body).toEqual({ status: 'ok' });
+    expect((await root('GET', '/readyz')).body).toEqual({ status: 'ok' });
+  });
+
+  it('sends security headers and no X-Powered-By', async () => {
+    const res = await jsonClient(server.baseUrl)('GET', '/healthz');
+    expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(res.headers.get('x-powered-by')).toBeNull();
+  });
+
+  it('serves the same operations over tRPC', async () => {
+    await createUser(server.database.db, { username: 'trpc@example.com', password: 'long enough' });
+    const anon = createTRPCClient<AppRouter>({ links: [httpLink({ url: `${server.baseUrl}/trpc` })] });
+    const { token } = await anon.auth.login.mutate({ username: 'trpc@example.com', password: 'long enough' });
+    const authed = createTRPCClient<AppRouter>({
+      links: [httpLink({ url: `${server.baseUrl}/trpc`, headers: { authorization: `Bearer ${token}` } })],
+    });
+    expect(await authed.auth.me.query()).toMatchObject({ username: 'trpc@example.com' });
+  });
+});
