@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { decodeKey } from './crypto/token-cipher.ts';
 import { parseDuration } from './lib/duration.ts';
 
 // Deployments often template variables as `FOO=`; an empty value means "not set".
@@ -18,6 +19,8 @@ const duration = z.string().transform((v, ctx) => {
 
 const port = z.coerce.number().int().min(0).max(65_535);
 
+const KEY_MESSAGE = 'expected 32 bytes as base64 (44 characters) or hex (64 characters)';
+
 export const DEFAULT_GRAPH_API_URL = 'https://graph.facebook.com/v25.0';
 
 const ZEnv = z
@@ -36,9 +39,19 @@ const ZEnv = z
       z.union([z.literal('sandbox'), z.url({ protocol: /^https?$/ })]).default(DEFAULT_GRAPH_API_URL),
     ),
     /** 32-byte key (base64 or hex) for Graph tokens at rest; required in production. */
-    ENCRYPTION_KEY: optional(z.string().optional()),
+    ENCRYPTION_KEY: optional(
+      z
+        .string()
+        .refine((v) => decodeKey(v) !== null, KEY_MESSAGE)
+        .optional(),
+    ),
     /** Older keys still accepted for decryption while rotating, comma-separated. */
-    ENCRYPTION_KEYS_OLD: optional(z.string().optional()),
+    ENCRYPTION_KEYS_OLD: optional(
+      z
+        .string()
+        .refine((v) => v.split(',').every((k) => k.trim() === '' || decodeKey(k) !== null), KEY_MESSAGE)
+        .optional(),
+    ),
     /** all = API and worker in one process; default all. */
     ROLE: optional(z.enum(['all', 'api', 'worker']).default('all')),
     /** Posts of one Instagram account allowed in any 24-hour window; default 25. */

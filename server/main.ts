@@ -1,4 +1,5 @@
 import type { Server } from 'node:http';
+import { tokenCipherFromEnv } from './crypto/token-cipher.ts';
 import { connect } from './db/client.ts';
 import { migrateDatabase } from './db/migrate.ts';
 import { resolveDatabaseUrl } from './db/resolve.ts';
@@ -34,7 +35,8 @@ async function main(): Promise<void> {
   stops.unshift(database.close);
 
   if (env.ROLE === 'all' || env.ROLE === 'api') {
-    const app = createApp({ database, env, logger, openApiDocument: buildOpenApiDocument() });
+    const cipher = tokenCipherFromEnv(env, logger);
+    const app = createApp({ database, env, logger, cipher, openApiDocument: buildOpenApiDocument() });
     const server: Server = await new Promise((resolve, reject) => {
       const s = app.listen(env.PORT, env.HOST, (error?: Error) => (error ? reject(error) : resolve(s)));
     });

@@ -1,11 +1,152 @@
 import { generateOpenApiDocument } from 'trpc-to-openapi';
+import { ERRORS } from './errors.ts';
 import { appRouter } from './router.ts';
+import { proceduresMeta } from './trpc.ts';
 
-/** The OpenAPI document of the REST API, as served and as committed in openapi/openapi.json. */
-export function buildOpenApiDocument(): object {
-  return generateOpenApiDocument(appRouter, {
+/* eslint-disable @typescript-eslint/no-explicit-any -- this walks untyped JSON Schema. */
+type Json = any;
+
+const SAFE_INT = Number.MAX_SAFE_INTEGER;
+
+const STATUS_TEXT: Record<string, string> = {
+  '400': 'The request is not valid (`VALIDATION_FAILED`, `MALFORMED_JSON`).',
+  '401': 'No valid token (`UNAUTHORIZED`) or wrong credentials (`INVALID_CREDENTIALS`).',
+  '403': 'Not allowed (`SIGNUP_DISABLED`).',
+  '404': 'No such post, or it belongs to another user (`POST_NOT_FOUND`).',
+  '409': 'Conflicts with the current state (`POST_NOT_EDITABLE`, `PUBLISH_LIMIT_REACHED`, `USERNAME_TAKEN`).',
+  '429': 'Too many failed logins (`TOO_MANY_REQUESTS`); see `Retry-After`.',
+  '500': 'Unexpected server error (`INTERNAL`).',
+};
+
+const ERROR_SCHEMAS = {
+  Error: {
+    type: 'object',
+    description:
+      'The body of every error response. `code` is stable and machine-readable; new codes may be added. ' +
+      `Codes: ${Object.keys(ERRORS)
+        .map((c) => `\`${c}\``)
+        .join(', ')}.`,
+    required: ['code', 'message'],
+    properties: {
+      code: { type: 'string', example: 'VALIDATION_FAILED' },
+      message: { type: 'string', description: 'For people; may change.' },
+      issues: {
+        type: 'array',
+        description: 'Per-field problems, on validation errors.',
+        items: { $ref: '#/components/schemas/FieldIssue' },
+      },
+    },
+  },
+  FieldIssue: {
+    type: 'object',
+    required: ['path', 'message'],
+    properties: {
+      path: {
+        type: 'string',
+        description: 'Dotted path of the field, e.g. `user_tags.0.x`; empty for the body.',
+      },
+      message: { type: 'string' },
+    },
+  },
+};
+
+const errorResponse = (description: string) => ({
+  description,
+  content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+});
+
+/** Rewrites what trpc-to-openapi emits into what swift-openapi-generator handles (shared/OPENAPI_RULES.md). */
+function walk(node: Json, visit: (n: Json) => void): void {
+  if (Array.isArray(node)) node.forEach((n) => walk(n, visit));
+  else if (node && typeof node === 'object') {
+    visit(node);
+    Object.values(node).forEach((n) => walk(n, visit));
+  }
+}
+
+function tidySchema(schema: Json, components: Json): void {
+  walk(schema, (n) => {
+    // Rule 3: anyOf [X, {type: null}] -> X with type [T, "null"]; a nullable $ref is inlined.
+    if (Array.isArray(n.anyOf) && n.anyOf.length === 2 && n.anyOf.some((s: Json) => s.type === 'null')) {
+      let other = n.anyOf.find((s: Json) => s.type !== 'null');
+      if (other.$ref) other = structuredClone(components.schemas[other.$ref.split('/').pop()]);
+      delete n.anyOf;
+      Object.assign(n, other, { type: [other.type, 'null'] });
+      if (Array.isArray(n.enum)) n.enum = [...n.enum, null];
+    }
+    // Rule 5: instants are plain date-times; zod's 300-character regex adds nothing for clients.
+    if (n.format === 'date-time') delete n.pattern;
+    if (n.maximum === SAFE_INT) delete n.maximum;
+    if (n.minimum === -SAFE_INT) delete n.minimum;
+  });
+}
+
+/** Rule 4: response objects stay open so fields added later do not break shipped apps. */
+function openUp(schema: Json, components: Json, seen = new Set<string>()): void {
+  walk(schema, (n) => {
+    if (n.additionalProperties === false) delete n.additionalProperties;
+    if (typeof n.$ref === 'string') {
+      const name = n.$ref.split('/').pop();
+      if (!seen.has(name)) {
+        seen.add(name);
+        openUp(components.schemas[name], components, seen);
+      }
+    }
+  });
+}
+
+/** The OpenAPI document of the REST API, as served at /openapi.json and committed in openapi/openapi.json. */
+export function buildOpenApiDocument(): Json {
+  const doc: Json = generateOpenApiDocument(appRouter, {
     title: 'Instagram autopost API',
     version: '1.0.0',
+    description:
+      'Schedules Instagram posts and publishes them through the Instagram Graph API. ' +
+      'Every path also works with a trailing slash. Instants are UTC RFC 3339 without fractional seconds.',
     baseUrl: '/api/v1',
+    securitySchemes: {
+      bearerAuth: {
+        type: 'http',
+        scheme: 'bearer',
+        description:
+          'A token from `POST /login`, `POST /api-token-auth/` or `npm run create-token`. ' +
+          '`Authorization: Token <token>` (the Django REST style) is accepted too.',
+      },
+    },
   });
+  const components = doc.components;
+  for (const name of Object.keys(components.schemas)) {
+    if (name.startsWith('error.')) delete components.schemas[name];
+  }
+  Object.assign(components.schemas, ERROR_SCHEMAS);
+
+  const successByOperation = new Map<string, number>();
+  for (const meta of proceduresMeta(appRouter).values()) {
+    if (meta.openapi?.operationId && meta.successStatus)
+      successByOperation.set(meta.openapi.operationId, meta.successStatus);
+  }
+
+  for (const pathItem of Object.values<Json>(doc.paths)) {
+    for (const op of Object.values<Json>(pathItem)) {
+      const responses: Json = {};
+      for (const [status, response] of Object.entries<Json>(op.responses)) {
+        if (status === '200') {
+          const success = successByOperation.get(op.operationId) ?? 200;
+          response.description = success === 201 ? 'Created' : 'OK';
+          responses[String(success)] = response;
+        } else {
+          responses[status] = errorResponse(STATUS_TEXT[status] ?? response.description);
+        }
+      }
+      responses['500'] ??= errorResponse(STATUS_TEXT['500']!);
+      responses.default = errorResponse('Any other error, in the same shape.');
+      op.responses = responses;
+      tidySchema(op, components);
+      for (const [status, response] of Object.entries<Json>(op.responses)) {
+        if (status.startsWith('2')) openUp(response, components);
+      }
+    }
+  }
+  tidySchema(components.schemas, components);
+  return doc;
 }

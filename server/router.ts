@@ -1,8 +1,10 @@
 import { authRouter } from './auth/router.ts';
+import { postsRouter } from './posts/router.ts';
 import { router } from './trpc.ts';
 
 export const appRouter = router({
   auth: authRouter,
+  posts: postsRouter,
 });
 
 export type AppRouter = typeof appRouter;

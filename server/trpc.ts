@@ -1,8 +1,9 @@
-import { initTRPC, TRPCError } from '@trpc/server';
+import { initTRPC, TRPCError, type AnyRouter } from '@trpc/server';
 import type { OpenApiMeta } from 'trpc-to-openapi';
 import type { SessionUser, ValidSession } from './auth/sessions.ts';
 import { validateSessionToken } from './auth/sessions.ts';
 import { DEFAULT_THROTTLE, type ThrottlePolicy } from './auth/throttle.ts';
+import type { TokenCipher } from './crypto/token-cipher.ts';
 import type { Db } from './db/client.ts';
 import type { Env } from './env.ts';
 import { AppError, ERRORS, toAppError } from './errors.ts';
@@ -18,10 +19,13 @@ export interface Context {
   token: string | undefined;
   /** Client address, for the login throttle. */
   ip: string | undefined;
+  /** Seals Graph access tokens at rest. */
+  cipher: TokenCipher;
 }
 
 export function createContextInner(
-  opts: Pick<Context, 'db' | 'env' | 'logger'> & Partial<Pick<Context, 'token' | 'ip' | 'throttle'>>,
+  opts: Pick<Context, 'db' | 'env' | 'logger' | 'cipher'> &
+    Partial<Pick<Context, 'token' | 'ip' | 'throttle'>>,
 ): Context {
   return { token: undefined, ip: undefined, throttle: DEFAULT_THROTTLE, ...opts };
 }
@@ -86,3 +90,10 @@ export const authedProcedure = publicProcedure.use(async ({ ctx, next }) => {
 });
 
 export type AuthedContext = Context & { user: SessionUser; session: ValidSession };
+
+/** Each procedure's meta by its dotted path (`posts.create`). */
+export function proceduresMeta(appRouter: AnyRouter): Map<string, Meta> {
+  // At run time `_def.procedures` is the flat path -> procedure map.
+  const procedures = appRouter._def.procedures as unknown as Record<string, { _def: { meta?: Meta } }>;
+  return new Map(Object.entries(procedures).map(([path, p]) => [path, p._def.meta ?? {}]));
+}

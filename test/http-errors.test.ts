@@ -7,6 +7,8 @@ import { connect } from '../server/db/client.ts';
 import { jsonClient } from './helpers/http.ts';
 import { captureLogger, startTestServer, type TestServer } from './helpers/server.ts';
 import type { AddressInfo } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { createTokenCipher } from '../server/crypto/token-cipher.ts';
 
 let server: TestServer;
 let api: ReturnType<typeof jsonClient>;
@@ -81,7 +83,12 @@ describe('error bodies', () => {
     // A pool pointed at a dropped database makes every query fail unexpectedly.
     const broken = connect(server.database.url.replace(/\/[^/]+$/, '/no_such_database'), { max: 1 });
     const { logger, text } = captureLogger();
-    const app = createApp({ database: broken, env: server.env, logger });
+    const app = createApp({
+      database: broken,
+      env: server.env,
+      logger,
+      cipher: createTokenCipher(randomBytes(32)),
+    });
     const http = await new Promise<import('node:http').Server>((resolve) => {
       const s = app.listen(0, '127.0.0.1', () => resolve(s));
     });

@@ -25,6 +25,7 @@ export const authRouter = router({
         summary: 'Exchange a username and password for a token',
         description: 'The route name of the first (Django REST) app; identical to `POST /login`.',
         tags: TAGS,
+        errorResponses: [400, 401, 429],
       },
     })
     .input(ZCredentials)
@@ -39,6 +40,7 @@ export const authRouter = router({
         operationId: 'login',
         summary: 'Log in with a username and password',
         tags: TAGS,
+        errorResponses: [400, 401, 429],
       },
     })
     .input(ZCredentials)
@@ -54,6 +56,7 @@ export const authRouter = router({
         operationId: 'signup',
         summary: 'Create a user (only when SIGNUP_ENABLED=true)',
         tags: TAGS,
+        errorResponses: [400, 403, 409],
       },
     })
     .input(ZSignupInput)
@@ -68,6 +71,7 @@ export const authRouter = router({
         operationId: 'getCurrentUser',
         summary: 'The user the token belongs to',
         tags: TAGS,
+        errorResponses: [401],
         protect: true,
       },
     })
@@ -83,6 +87,7 @@ export const authRouter = router({
         operationId: 'refreshToken',
         summary: 'Replace the token with a new one; the old one stops working',
         tags: TAGS,
+        errorResponses: [401],
         protect: true,
       },
     })
@@ -100,6 +105,7 @@ export const authRouter = router({
         operationId: 'logout',
         summary: 'End the session of the presented token',
         tags: TAGS,
+        errorResponses: [401],
         protect: true,
       },
     })

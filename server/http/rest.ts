@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AnyRouter } from '@trpc/server';
 import { createOpenApiNodeHttpHandler } from 'trpc-to-openapi';
 import { toAppError, type AppError } from '../errors.ts';
-import type { Context, Meta } from '../trpc.ts';
+import { proceduresMeta, type Context } from '../trpc.ts';
 
 type Next = (err?: unknown) => void;
 
@@ -18,7 +18,7 @@ export function createRestHandler(opts: {
   onInternalError: (error: AppError, req: IncomingMessage) => void;
 }) {
   const seen = new WeakMap<IncomingMessage, AppError>();
-  const procedures = opts.router._def.procedures as Record<string, { _def: { meta?: Meta } }>;
+  const metas = proceduresMeta(opts.router);
 
   const handler = createOpenApiNodeHttpHandler({
     router: opts.router,
@@ -37,7 +37,7 @@ export function createRestHandler(opts: {
         return { status: appError.status, headers };
       }
       const path = paths?.[0];
-      return { status: (path && procedures[path]?._def.meta?.successStatus) || 200 };
+      return { status: (path && metas.get(path)?.successStatus) || 200 };
     },
   });
 

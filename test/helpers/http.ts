@@ -1,3 +1,5 @@
+import { recordOpenApiCheck } from './openapi.ts';
+
 export interface JsonResponse<T = any> {
   status: number;
   headers: Headers;
@@ -27,6 +29,8 @@ export function jsonClient(baseUrl: string) {
     } catch {
       parsed = undefined;
     }
+    if (new URL(`${baseUrl}${path}`).pathname.startsWith('/api/v1'))
+      recordOpenApiCheck(method, `${baseUrl}${path}`, res.status, res.headers.get('content-type'), parsed);
     return { status: res.status, headers: res.headers, body: parsed as T, text };
   };
 }

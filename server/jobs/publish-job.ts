@@ -1,0 +1,33 @@
+import { sql } from 'drizzle-orm';
+import type { DbOrTx } from '../db/client.ts';
+
+export const PUBLISH_TASK = 'publish_post';
+
+export const publishJobKey = (postId: number) => `post:${postId}`;
+
+/**
+ * Adds or replaces the post's one publishing job, in the caller's
+ * transaction, so the job exists exactly when the row change commits.
+ * graphile-worker's add_job can return NULL when it races another writer on
+ * the same job key; that is retried a few times before giving up.
+ */
+export async function schedulePublishJob(db: DbOrTx, postId: number, runAt: Date): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    const rows = await db.execute<{ id: string | null }>(sql`
+      select (graphile_worker.add_job(
+        ${PUBLISH_TASK},
+        json_build_object('postId', ${postId}::bigint),
+        run_at := ${runAt.toISOString()}::timestamptz,
+        job_key := ${publishJobKey(postId)},
+        job_key_mode := 'replace',
+        max_attempts := 25
+      )).id::text as id`);
+    if (rows[0]?.id) return;
+    if (attempt >= 5) throw new Error(`add_job returned no job for post ${postId} after ${attempt} attempts`);
+  }
+}
+
+/** Removes the post's job in the caller's transaction (a no-op when there is none). */
+export async function unschedulePublishJob(db: DbOrTx, postId: number): Promise<void> {
+  await db.execute(sql`select graphile_worker.remove_job(${publishJobKey(postId)})`);
+}

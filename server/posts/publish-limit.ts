@@ -1,0 +1,60 @@
+import { and, gt, lt, ne, eq, sql } from 'drizzle-orm';
+import type { DbOrTx } from '../db/client.ts';
+import { posts } from '../db/schema.ts';
+import { AppError } from '../errors.ts';
+import { formatInstant } from '../lib/time.ts';
+
+const DAY_MS = 86_400_000;
+
+/**
+ * The most posts that any 24-hour window containing `at` would hold if one
+ * more post were placed at `at`. Windows are half-open [s, s + 24 h); the
+ * busiest one containing `at` starts at `at` or at one of the other posts.
+ */
+export function busiestWindow(at: number, others: number[]): number {
+  const starts = [at, ...others.filter((t) => t <= at && t > at - DAY_MS)];
+  let best = 0;
+  for (const start of starts) {
+    const inWindow = others.filter((t) => t >= start && t < start + DAY_MS).length;
+    best = Math.max(best, inWindow + 1);
+  }
+  return best;
+}
+
+/**
+ * Refuses (PUBLISH_LIMIT_REACHED) to place a post of `igUserId` at `at` when
+ * some 24-hour window would then hold more than `limit` of that account's
+ * posts. A transaction-scoped advisory lock per account serializes racing
+ * creates, so two requests cannot both take the last slot.
+ */
+export async function assertWithinPublishLimit(
+  tx: DbOrTx,
+  opts: { igUserId: string; at: Date; limit: number; excludePostId?: number },
+): Promise<void> {
+  await tx.execute(
+    sql`select pg_advisory_xact_lock(hashtextextended(${`publish-limit:${opts.igUserId}`}, 0))`,
+  );
+  const at = opts.at.getTime();
+  const when = sql<Date>`coalesce(${posts.publishedAt}, ${posts.datePub})`;
+  const rows = await tx
+    .select({ when })
+    .from(posts)
+    .where(
+      and(
+        eq(posts.igUserId, opts.igUserId),
+        ne(posts.status, 'failed'),
+        opts.excludePostId ? ne(posts.id, opts.excludePostId) : undefined,
+        gt(posts.datePub, new Date(at - 2 * DAY_MS)),
+        lt(posts.datePub, new Date(at + DAY_MS)),
+      ),
+    );
+  const others = rows.map((r) => new Date(r.when).getTime());
+  if (busiestWindow(at, others) > opts.limit) {
+    throw new AppError(
+      'PUBLISH_LIMIT_REACHED',
+      `Instagram account ${opts.igUserId} would have more than ${opts.limit} posts in a 24-hour window around ` +
+        `${formatInstant(opts.at)}. Pick another time or delete a post.`,
+      { issues: [{ path: 'date_pub', message: `at most ${opts.limit} posts per account in any 24 hours` }] },
+    );
+  }
+}

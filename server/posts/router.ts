@@ -1,0 +1,151 @@
+import { authedProcedure, router, type AuthedContext } from '../trpc.ts';
+import {
+  ZCreatePostInput,
+  ZDeletePostOutput,
+  ZListPostsInput,
+  ZPost,
+  ZPostEventList,
+  ZPostIdInput,
+  ZPostList,
+  ZReplacePostInput,
+  ZUpdatePostInput,
+} from './schemas.ts';
+import {
+  createPost,
+  deletePost,
+  getPost,
+  listPostEvents,
+  listPosts,
+  updatePost,
+  type PostDeps,
+} from './service.ts';
+
+const TAGS = ['posts'];
+const deps = (ctx: AuthedContext): PostDeps => ({
+  cipher: ctx.cipher,
+  publishLimit: ctx.env.PUBLISH_LIMIT_PER_24H,
+});
+
+export const postsRouter = router({
+  create: authedProcedure
+    .meta({
+      successStatus: 201,
+      openapi: {
+        method: 'POST',
+        path: '/posts',
+        operationId: 'createPost',
+        summary: 'Schedule a post',
+        description: 'Stores the post and schedules its publication at `date_pub` (or as soon as possible).',
+        tags: TAGS,
+        errorResponses: [400, 401, 409],
+        protect: true,
+      },
+    })
+    .input(ZCreatePostInput)
+    .output(ZPost)
+    .mutation(({ ctx, input }) => ctx.db.transaction((tx) => createPost(tx, ctx.user.id, input, deps(ctx)))),
+
+  list: authedProcedure
+    .meta({
+      openapi: {
+        method: 'GET',
+        path: '/posts',
+        operationId: 'listPosts',
+        summary: 'List your posts, newest first',
+        tags: TAGS,
+        errorResponses: [400, 401],
+        protect: true,
+      },
+    })
+    .input(ZListPostsInput)
+    .output(ZPostList)
+    .query(({ ctx, input }) => listPosts(ctx.db, ctx.user.id, input)),
+
+  get: authedProcedure
+    .meta({
+      openapi: {
+        method: 'GET',
+        path: '/posts/{id}',
+        operationId: 'getPost',
+        summary: 'Read a post',
+        tags: TAGS,
+        errorResponses: [400, 401, 404],
+        protect: true,
+      },
+    })
+    .input(ZPostIdInput)
+    .output(ZPost)
+    .query(({ ctx, input }) => getPost(ctx.db, ctx.user.id, input.id)),
+
+  update: authedProcedure
+    .meta({
+      openapi: {
+        method: 'PATCH',
+        path: '/posts/{id}',
+        operationId: 'updatePost',
+        summary: 'Change some fields of a post',
+        description:
+          'Refused (409) while the post is publishing or once published. Editing a failed post schedules it again.',
+        tags: TAGS,
+        errorResponses: [400, 401, 404, 409],
+        protect: true,
+      },
+    })
+    .input(ZUpdatePostInput)
+    .output(ZPost)
+    .mutation(({ ctx, input }) =>
+      ctx.db.transaction((tx) => updatePost(tx, ctx.user.id, input, 'patch', deps(ctx))),
+    ),
+
+  replace: authedProcedure
+    .meta({
+      openapi: {
+        method: 'PUT',
+        path: '/posts/{id}',
+        operationId: 'replacePost',
+        summary: 'Replace a post (all required fields)',
+        description: 'Optional fields left out are cleared. Same rules as PATCH.',
+        tags: TAGS,
+        errorResponses: [400, 401, 404, 409],
+        protect: true,
+      },
+    })
+    .input(ZReplacePostInput)
+    .output(ZPost)
+    .mutation(({ ctx, input }) =>
+      ctx.db.transaction((tx) => updatePost(tx, ctx.user.id, input, 'replace', deps(ctx))),
+    ),
+
+  delete: authedProcedure
+    .meta({
+      openapi: {
+        method: 'DELETE',
+        path: '/posts/{id}',
+        operationId: 'deletePost',
+        summary: 'Delete a post and cancel its publication',
+        description: 'Refused (409) while the post is being published.',
+        tags: TAGS,
+        errorResponses: [400, 401, 404, 409],
+        protect: true,
+      },
+    })
+    .input(ZPostIdInput)
+    .output(ZDeletePostOutput)
+    .mutation(({ ctx, input }) => ctx.db.transaction((tx) => deletePost(tx, ctx.user.id, input.id))),
+
+  events: authedProcedure
+    .meta({
+      openapi: {
+        method: 'GET',
+        path: '/posts/{id}/events',
+        operationId: 'listPostEvents',
+        summary: 'What happened to a post, oldest first',
+        tags: TAGS,
+        errorResponses: [400, 401, 404],
+        protect: true,
+      },
+    })
+    .input(ZPostIdInput)
+    .output(ZPostEventList)
+    .query(({ ctx, input }) => listPostEvents(ctx.db, ctx.user.id, input.id)),
+});

@@ -1,0 +1,189 @@
+import { z } from 'zod';
+import { CONTENT_TYPES, POST_EVENT_TYPES, POST_STATUSES } from '../db/schema.ts';
+import { captionProblems, crossFieldIssues, mediaUrlProblem, USER_TAGS_MAX } from './rules.ts';
+
+const ZUserId = z
+  .string()
+  .regex(/^\d{1,32}$/, 'user_id must be the digits of an Instagram professional account id')
+  .meta({ description: 'Instagram professional account id (ig-user-id).', example: '17841400008460056' });
+
+const ZContentType = z.enum(CONTENT_TYPES).meta({ description: 'What `url` points at.' });
+
+const ZUrl = z
+  .string()
+  .max(2048, 'url is at most 2048 characters')
+  .superRefine((value, ctx) => {
+    const problem = mediaUrlProblem(value);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  })
+  .meta({
+    description: 'Public https URL of the JPEG image or the MP4/MOV video.',
+    example: 'https://cdn.example.com/a.jpg',
+  });
+
+const ZCaption = z
+  .string()
+  .superRefine((value, ctx) => {
+    for (const message of captionProblems(value)) ctx.addIssue({ code: 'custom', message });
+  })
+  .meta({ description: 'At most 2200 characters, 30 hashtags and 20 @mentions.' });
+
+const ZLocationId = z
+  .string()
+  .regex(/^\d{1,32}$/, 'location_id must be the digits of a Facebook Page id')
+  .meta({ description: 'A Facebook Page id that has a location.' });
+
+const ZCoordinate = z.number().min(0, 'must be between 0 and 1').max(1, 'must be between 0 and 1');
+
+const ZUserTagInput = z
+  .object({
+    username: z.string().regex(/^[A-Za-z0-9._]{1,30}$/, 'username must be an Instagram username'),
+    x: ZCoordinate.nullish().meta({ description: 'From the left edge, 0 to 1; required for photos.' }),
+    y: ZCoordinate.nullish().meta({ description: 'From the top edge, 0 to 1; required for photos.' }),
+  })
+  .strict();
+
+const ZUserTags = z.array(ZUserTagInput).max(USER_TAGS_MAX, `at most ${USER_TAGS_MAX} user tags`);
+
+const ZThumbOffset = z
+  .number()
+  .int('thumb_offset is whole milliseconds')
+  .min(0)
+  .max(15 * 60 * 1000, 'thumb_offset is past the longest reel (15 minutes)')
+  .meta({ description: 'Cover frame of a video, in milliseconds from the start.' });
+
+const ZGraphToken = z
+  .string()
+  .trim()
+  .min(1, 'token is required')
+  .max(2048, 'token is at most 2048 characters')
+  .meta({ description: 'The account’s Graph access token. Write-only: stored encrypted, never returned.' });
+
+const ZDatePub = z.iso
+  .datetime({
+    offset: true,
+    message: 'date_pub must be RFC 3339 with a time zone, e.g. 2026-11-22T17:00:00Z',
+  })
+  .meta({ description: 'When to publish. Absent, null or in the past: as soon as possible.' });
+
+const fields = {
+  user_id: ZUserId,
+  content_type: ZContentType,
+  url: ZUrl,
+  caption: ZCaption.nullish(),
+  location_id: ZLocationId.nullish(),
+  user_tags: ZUserTags.nullish(),
+  thumb_offset: ZThumbOffset.nullish(),
+  token: ZGraphToken,
+  date_pub: ZDatePub.nullish(),
+};
+
+const withCrossFieldRules = <T extends z.ZodType<Parameters<typeof crossFieldIssues>[0]>>(schema: T) =>
+  schema.superRefine((post, ctx) => {
+    for (const issue of crossFieldIssues(post))
+      ctx.addIssue({ code: 'custom', path: issue.path.split('.'), message: issue.message });
+  });
+
+export const ZCreatePostInput = withCrossFieldRules(z.object(fields).strict());
+export type CreatePostInput = z.infer<typeof ZCreatePostInput>;
+
+const ZPostId = z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER);
+export const ZPostIdInput = z.object({ id: ZPostId }).strict();
+
+export const ZReplacePostInput = withCrossFieldRules(z.object({ id: ZPostId, ...fields }).strict());
+export type ReplacePostInput = z.infer<typeof ZReplacePostInput>;
+
+/** PATCH: every field optional; the cross-field rules run on the merged post in the service. */
+export const ZUpdatePostInput = z
+  .object({
+    id: ZPostId,
+    user_id: ZUserId.optional(),
+    content_type: ZContentType.optional(),
+    url: ZUrl.optional(),
+    caption: fields.caption,
+    location_id: fields.location_id,
+    user_tags: fields.user_tags,
+    thumb_offset: fields.thumb_offset,
+    token: ZGraphToken.optional(),
+    date_pub: fields.date_pub,
+  })
+  .strict();
+export type UpdatePostInput = z.infer<typeof ZUpdatePostInput>;
+
+export const ZListPostsInput = z
+  .object({
+    user_id: ZUserId.optional(),
+    status: z.enum(POST_STATUSES).optional(),
+    limit: z.coerce.number().int().min(1).max(200).default(50),
+    cursor: z.string().max(64).optional().meta({ description: 'The `next_cursor` of the previous page.' }),
+  })
+  .strict();
+export type ListPostsInput = z.infer<typeof ZListPostsInput>;
+
+// ---- outputs ------------------------------------------------------------------
+
+const ZInstant = z.iso.datetime();
+
+export const ZPostError = z
+  .object({
+    code: z.string().meta({ description: 'Stable machine-readable reason, e.g. GRAPH_TOKEN_INVALID.' }),
+    message: z.string(),
+    graph_code: z.number().int().nullable(),
+    graph_subcode: z.number().int().nullable(),
+  })
+  .meta({ id: 'PostError', description: 'Why publishing failed, and Meta’s codes when Meta refused.' });
+
+export const ZUserTag = z
+  .object({ username: z.string(), x: z.number().nullable(), y: z.number().nullable() })
+  .meta({ id: 'UserTag' });
+
+export const ZPost = z
+  .object({
+    id: z.number().int(),
+    user_id: z.string(),
+    content_type: ZContentType,
+    url: z.string(),
+    caption: z.string().nullable(),
+    location_id: z.string().nullable(),
+    user_tags: z.array(ZUserTag),
+    thumb_offset: z.number().int().nullable(),
+    date_pub: ZInstant,
+    status: z.enum(POST_STATUSES),
+    creation_id: z.string().nullable().meta({ description: 'The media container id, once made.' }),
+    media_id: z.string().nullable(),
+    permalink: z.string().nullable(),
+    error: ZPostError.nullable(),
+    attempts: z.number().int(),
+    published_at: ZInstant.nullable(),
+    created_at: ZInstant,
+    updated_at: ZInstant,
+  })
+  .meta({ id: 'Post' });
+export type PostOutput = z.infer<typeof ZPost>;
+
+export const ZPostList = z
+  .object({
+    items: z.array(ZPost),
+    next_cursor: z
+      .string()
+      .nullable()
+      .meta({ description: 'Pass as `cursor` for the next page; null on the last.' }),
+  })
+  .meta({ id: 'PostList' });
+
+export const ZDeletePostOutput = z
+  .object({ id: z.number().int(), deleted: z.literal(true) })
+  .meta({ id: 'DeletedPost' });
+
+export const ZPostEvent = z
+  .object({
+    id: z.number().int(),
+    type: z.enum(POST_EVENT_TYPES),
+    message: z.string(),
+    date_pub: ZInstant.nullable(),
+    error: ZPostError.nullable(),
+    created_at: ZInstant,
+  })
+  .meta({ id: 'PostEvent' });
+
+export const ZPostEventList = z.object({ items: z.array(ZPostEvent) }).meta({ id: 'PostEventList' });

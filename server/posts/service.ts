@@ -1,0 +1,353 @@
+import { and, asc, desc, eq, inArray, lt } from 'drizzle-orm';
+import type { DbOrTx } from '../db/client.ts';
+import { postEvents, posts, postUserTags, type PostEventType, type PostError } from '../db/schema.ts';
+import type { TokenCipher } from '../crypto/token-cipher.ts';
+import { AppError } from '../errors.ts';
+import { schedulePublishJob, unschedulePublishJob } from '../jobs/publish-job.ts';
+import { formatInstant, formatInstantOrNull } from '../lib/time.ts';
+import { assertWithinPublishLimit } from './publish-limit.ts';
+import { crossFieldIssues } from './rules.ts';
+import type {
+  CreatePostInput,
+  ListPostsInput,
+  PostOutput,
+  ReplacePostInput,
+  UpdatePostInput,
+} from './schemas.ts';
+
+type PostRow = typeof posts.$inferSelect;
+type TagRow = Pick<typeof postUserTags.$inferSelect, 'username' | 'x' | 'y'>;
+type TagInput = NonNullable<CreatePostInput['user_tags']>;
+
+export interface PostDeps {
+  cipher: TokenCipher;
+  /** PUBLISH_LIMIT_PER_24H */
+  publishLimit: number;
+  now?: Date;
+}
+
+function toErrorOutput(error: PostError | null) {
+  return error
+    ? {
+        code: error.code,
+        message: error.message,
+        graph_code: error.graph_code ?? null,
+        graph_subcode: error.graph_subcode ?? null,
+      }
+    : null;
+}
+
+export function toPostOutput(row: PostRow, tags: TagRow[]): PostOutput {
+  return {
+    id: row.id,
+    user_id: row.igUserId,
+    content_type: row.contentType,
+    url: row.url,
+    caption: row.caption,
+    location_id: row.locationId,
+    user_tags: tags.map((t) => ({ username: t.username, x: t.x, y: t.y })),
+    thumb_offset: row.thumbOffset,
+    date_pub: formatInstant(row.datePub),
+    status: row.status,
+    creation_id: row.creationId,
+    media_id: row.mediaId,
+    permalink: row.permalink,
+    error: toErrorOutput(row.lastError),
+    attempts: row.attempts,
+    published_at: formatInstantOrNull(row.publishedAt),
+    created_at: formatInstant(row.createdAt),
+    updated_at: formatInstant(row.updatedAt),
+  };
+}
+
+/** Absent, null or past means "as soon as possible", which is stored as now. */
+function resolveDatePub(datePub: string | null | undefined, now: Date): Date {
+  if (!datePub) return now;
+  const at = new Date(datePub);
+  return at.getTime() < now.getTime() ? now : at;
+}
+
+export async function appendEvent(
+  tx: DbOrTx,
+  postId: number,
+  type: PostEventType,
+  message: string,
+  extra: { datePub?: Date | null; error?: PostError | null } = {},
+): Promise<void> {
+  await tx
+    .insert(postEvents)
+    .values({ postId, type, message, datePub: extra.datePub ?? null, error: extra.error ?? null });
+}
+
+async function tagsByPost(db: DbOrTx, postIds: number[]): Promise<Map<number, TagRow[]>> {
+  const map = new Map<number, TagRow[]>(postIds.map((id) => [id, []]));
+  if (postIds.length === 0) return map;
+  const rows = await db
+    .select({
+      postId: postUserTags.postId,
+      username: postUserTags.username,
+      x: postUserTags.x,
+      y: postUserTags.y,
+    })
+    .from(postUserTags)
+    .where(inArray(postUserTags.postId, postIds))
+    .orderBy(asc(postUserTags.postId), asc(postUserTags.position));
+  for (const row of rows) map.get(row.postId)!.push(row);
+  return map;
+}
+
+async function writeTags(tx: DbOrTx, postId: number, tags: TagInput, replace: boolean): Promise<TagRow[]> {
+  if (replace) await tx.delete(postUserTags).where(eq(postUserTags.postId, postId));
+  const rows = tags.map((t, position) => ({
+    postId,
+    position,
+    username: t.username,
+    x: t.x ?? null,
+    y: t.y ?? null,
+  }));
+  if (rows.length > 0) await tx.insert(postUserTags).values(rows);
+  return rows;
+}
+
+export async function createPost(
+  tx: DbOrTx,
+  ownerId: number,
+  input: CreatePostInput,
+  deps: PostDeps,
+): Promise<PostOutput> {
+  const now = deps.now ?? new Date();
+  const datePub = resolveDatePub(input.date_pub, now);
+  await assertWithinPublishLimit(tx, { igUserId: input.user_id, at: datePub, limit: deps.publishLimit });
+  const sealed = deps.cipher.seal(input.token);
+  const [row] = await tx
+    .insert(posts)
+    .values({
+      ownerId,
+      igUserId: input.user_id,
+      contentType: input.content_type,
+      url: input.url,
+      caption: input.caption ?? null,
+      locationId: input.location_id ?? null,
+      thumbOffset: input.thumb_offset ?? null,
+      tokenKeyId: sealed.keyId,
+      tokenCiphertext: sealed.ciphertext,
+      datePub,
+      createdAt: now,
+      updatedAt: now,
+    })
+    .returning();
+  const post = row!;
+  const tags = await writeTags(tx, post.id, input.user_tags ?? [], false);
+  await appendEvent(tx, post.id, 'created', `Scheduled for ${formatInstant(datePub)}.`, { datePub });
+  await schedulePublishJob(tx, post.id, datePub);
+  return toPostOutput(post, tags);
+}
+
+export async function getPost(db: DbOrTx, ownerId: number, id: number): Promise<PostOutput> {
+  const [row] = await db
+    .select()
+    .from(posts)
+    .where(and(eq(posts.id, id), eq(posts.ownerId, ownerId)));
+  // Another user's post is "not found": its existence is not theirs to learn.
+  if (!row) throw new AppError('POST_NOT_FOUND');
+  return toPostOutput(row, (await tagsByPost(db, [id])).get(id)!);
+}
+
+function encodeCursor(id: number): string {
+  return Buffer.from(`p:${id}`).toString('base64url');
+}
+
+function decodeCursor(cursor: string): number {
+  const match = /^p:(\d{1,16})$/.exec(Buffer.from(cursor, 'base64url').toString());
+  if (!match) {
+    throw new AppError('VALIDATION_FAILED', undefined, {
+      issues: [{ path: 'cursor', message: 'cursor must be a next_cursor returned by this API' }],
+    });
+  }
+  return Number(match[1]);
+}
+
+/** Newest first, by id: stable while posts are added, edited or deleted between pages. */
+export async function listPosts(
+  db: DbOrTx,
+  ownerId: number,
+  input: ListPostsInput,
+): Promise<{ items: PostOutput[]; next_cursor: string | null }> {
+  const rows = await db
+    .select()
+    .from(posts)
+    .where(
+      and(
+        eq(posts.ownerId, ownerId),
+        input.user_id ? eq(posts.igUserId, input.user_id) : undefined,
+        input.status ? eq(posts.status, input.status) : undefined,
+        input.cursor ? lt(posts.id, decodeCursor(input.cursor)) : undefined,
+      ),
+    )
+    .orderBy(desc(posts.id))
+    .limit(input.limit + 1);
+  const page = rows.slice(0, input.limit);
+  const tags = await tagsByPost(
+    db,
+    page.map((r) => r.id),
+  );
+  return {
+    items: page.map((r) => toPostOutput(r, tags.get(r.id)!)),
+    next_cursor: rows.length > input.limit ? encodeCursor(page.at(-1)!.id) : null,
+  };
+}
+
+/** Locks the caller's post for the rest of the transaction. */
+async function lockPost(tx: DbOrTx, ownerId: number, id: number): Promise<PostRow> {
+  const [row] = await tx
+    .select()
+    .from(posts)
+    .where(and(eq(posts.id, id), eq(posts.ownerId, ownerId)))
+    .for('update');
+  if (!row) throw new AppError('POST_NOT_FOUND');
+  return row;
+}
+
+function assertEditable(row: PostRow): void {
+  if (row.status === 'publishing' || row.status === 'published') {
+    throw new AppError(
+      'POST_NOT_EDITABLE',
+      row.status === 'publishing'
+        ? 'The post is being published right now and can no longer change.'
+        : 'The post has been published and can no longer change.',
+    );
+  }
+}
+
+const EDITABLE_FIELDS = [
+  'user_id',
+  'content_type',
+  'url',
+  'caption',
+  'location_id',
+  'user_tags',
+  'thumb_offset',
+  'token',
+  'date_pub',
+] as const;
+
+/**
+ * PATCH (only the fields given) and PUT (every field; absent optional ones
+ * are cleared). A failed post that is edited is scheduled again.
+ */
+export async function updatePost(
+  tx: DbOrTx,
+  ownerId: number,
+  input: UpdatePostInput | ReplacePostInput,
+  mode: 'patch' | 'replace',
+  deps: PostDeps,
+): Promise<PostOutput> {
+  const now = deps.now ?? new Date();
+  const current = await lockPost(tx, ownerId, input.id);
+  assertEditable(current);
+  const given = (key: (typeof EDITABLE_FIELDS)[number]) => mode === 'replace' || input[key] !== undefined;
+  const currentTags = (await tagsByPost(tx, [current.id])).get(current.id)!;
+
+  const merged = {
+    user_id: given('user_id') ? input.user_id! : current.igUserId,
+    content_type: given('content_type') ? input.content_type! : current.contentType,
+    url: given('url') ? input.url! : current.url,
+    caption: given('caption') ? (input.caption ?? null) : current.caption,
+    location_id: given('location_id') ? (input.location_id ?? null) : current.locationId,
+    thumb_offset: given('thumb_offset') ? (input.thumb_offset ?? null) : current.thumbOffset,
+    user_tags: given('user_tags') ? (input.user_tags ?? []) : currentTags,
+  };
+  const issues = crossFieldIssues(merged);
+  if (issues.length > 0) throw new AppError('VALIDATION_FAILED', undefined, { issues });
+
+  const wasFailed = current.status === 'failed';
+  let datePub = given('date_pub') ? resolveDatePub(input.date_pub, now) : current.datePub;
+  // A failed post whose time has passed goes out as soon as possible.
+  if (wasFailed && datePub.getTime() < now.getTime()) datePub = now;
+  const moved = datePub.getTime() !== current.datePub.getTime();
+  if (moved || wasFailed || merged.user_id !== current.igUserId) {
+    await assertWithinPublishLimit(tx, {
+      igUserId: merged.user_id,
+      at: datePub,
+      limit: deps.publishLimit,
+      excludePostId: current.id,
+    });
+  }
+
+  const sealed = given('token') && input.token !== undefined ? deps.cipher.seal(input.token) : undefined;
+  const [row] = await tx
+    .update(posts)
+    .set({
+      igUserId: merged.user_id,
+      contentType: merged.content_type,
+      url: merged.url,
+      caption: merged.caption,
+      locationId: merged.location_id,
+      thumbOffset: merged.thumb_offset,
+      ...(sealed ? { tokenKeyId: sealed.keyId, tokenCiphertext: sealed.ciphertext } : {}),
+      datePub,
+      updatedAt: now,
+      // Editing a failed post schedules it again, with a fresh container.
+      ...(wasFailed ? { status: 'scheduled' as const, lastError: null, creationId: null, attempts: 0 } : {}),
+    })
+    .where(eq(posts.id, current.id))
+    .returning();
+  const tags = given('user_tags') ? await writeTags(tx, current.id, merged.user_tags, true) : currentTags;
+
+  const changed = EDITABLE_FIELDS.filter((f) => f !== 'date_pub' && given(f) && input[f] !== undefined);
+  if (changed.length > 0 || !moved)
+    await appendEvent(
+      tx,
+      current.id,
+      'updated',
+      changed.length > 0 ? `Changed ${changed.join(', ')}.` : 'Saved with no changes.',
+    );
+  if (moved || wasFailed)
+    await appendEvent(
+      tx,
+      current.id,
+      'rescheduled',
+      wasFailed ? `Scheduled again for ${formatInstant(datePub)}.` : `Moved to ${formatInstant(datePub)}.`,
+      { datePub },
+    );
+  await schedulePublishJob(tx, current.id, datePub);
+  return toPostOutput(row!, tags);
+}
+
+/** Deletes the post and its job; refused while it is being published. */
+export async function deletePost(
+  tx: DbOrTx,
+  ownerId: number,
+  id: number,
+): Promise<{ id: number; deleted: true }> {
+  const current = await lockPost(tx, ownerId, id);
+  if (current.status === 'publishing') {
+    throw new AppError('POST_NOT_EDITABLE', 'The post is being published right now and cannot be deleted.');
+  }
+  await unschedulePublishJob(tx, id);
+  await tx.delete(posts).where(eq(posts.id, id));
+  return { id, deleted: true };
+}
+
+export async function listPostEvents(db: DbOrTx, ownerId: number, id: number) {
+  const [owned] = await db
+    .select({ id: posts.id })
+    .from(posts)
+    .where(and(eq(posts.id, id), eq(posts.ownerId, ownerId)));
+  if (!owned) throw new AppError('POST_NOT_FOUND');
+  const rows = await db
+    .select()
+    .from(postEvents)
+    .where(eq(postEvents.postId, id))
+    .orderBy(asc(postEvents.id));
+  return {
+    items: rows.map((e) => ({
+      id: e.id,
+      type: e.type,
+      message: e.message,
+      date_pub: formatInstantOrNull(e.datePub),
+      error: toErrorOutput(e.error),
+      created_at: formatInstant(e.createdAt),
+    })),
+  };
+}
