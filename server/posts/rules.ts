@@ -42,8 +42,15 @@ function isPrivateIPv4(address: string): boolean {
 function isPrivateIPv6(address: string): boolean {
   const a = address.toLowerCase();
   if (a === '::' || a === '::1') return true;
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(a);
-  if (mapped) return isPrivateIPv4(mapped[1]!);
+  // IPv4-mapped: URL parsing turns ::ffff:127.0.0.1 into ::ffff:7f00:1.
+  const dotted = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(a);
+  if (dotted) return isPrivateIPv4(dotted[1]!);
+  const hex = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(a);
+  if (hex) {
+    const hi = parseInt(hex[1]!, 16);
+    const lo = parseInt(hex[2]!, 16);
+    return isPrivateIPv4(`${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`);
+  }
   return /^f[cd]/.test(a) || /^fe[89ab]/.test(a) || a.startsWith('ff');
 }
 

@@ -60,11 +60,15 @@ export function toPostOutput(row: PostRow, tags: TagRow[]): PostOutput {
   };
 }
 
+/** Instants are kept to the whole second, the precision the API shows, so the job runs at exactly the time shown. */
+function wholeSecond(date: Date): Date {
+  return new Date(Math.floor(date.getTime() / 1000) * 1000);
+}
+
 /** Absent, null or past means "as soon as possible", which is stored as now. */
 function resolveDatePub(datePub: string | null | undefined, now: Date): Date {
-  if (!datePub) return now;
-  const at = new Date(datePub);
-  return at.getTime() < now.getTime() ? now : at;
+  const at = datePub ? new Date(datePub) : now;
+  return wholeSecond(at.getTime() < now.getTime() ? now : at);
 }
 
 export async function appendEvent(
@@ -263,7 +267,7 @@ export async function updatePost(
   const wasFailed = current.status === 'failed';
   let datePub = given('date_pub') ? resolveDatePub(input.date_pub, now) : current.datePub;
   // A failed post whose time has passed goes out as soon as possible.
-  if (wasFailed && datePub.getTime() < now.getTime()) datePub = now;
+  if (wasFailed && datePub.getTime() < now.getTime()) datePub = wholeSecond(now);
   const moved = datePub.getTime() !== current.datePub.getTime();
   if (moved || wasFailed || merged.user_id !== current.igUserId) {
     await assertWithinPublishLimit(tx, {
