@@ -46,7 +46,7 @@ describe('creating posts', () => {
   });
 
   it('stores a video post with its cover frame and location', async () => {
-    const { data, response } = await api.POST('/posts/', {
+    const { data, response } = await api.POST('/posts', {
       body: video({ location_id: '110843418940484', user_tags: [{ username: 'someone' }] }),
     });
     expect(response.status).toBe(201);

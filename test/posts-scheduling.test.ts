@@ -67,7 +67,7 @@ describe('jobs live and die with their posts', () => {
     let createdId = 0;
     await expect(
       server.database.db.transaction(async (tx) => {
-        const post = await createPost(tx, user.id, photo({ user_id: '501' }) as never, deps);
+        const post = await createPost(tx, user.id, photo({ user_id: '501' }), deps);
         createdId = post.id;
         expect(
           await tx.execute(`select 1 from graphile_worker.jobs where key = 'post:${post.id}'`),

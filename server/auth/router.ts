@@ -26,6 +26,7 @@ export const authRouter = router({
         description: 'The route name of the first (Django REST) app; identical to `POST /login`.',
         tags: TAGS,
         errorResponses: [400, 401, 429],
+        protect: false,
       },
     })
     .input(ZCredentials)
@@ -41,6 +42,7 @@ export const authRouter = router({
         summary: 'Log in with a username and password',
         tags: TAGS,
         errorResponses: [400, 401, 429],
+        protect: false,
       },
     })
     .input(ZCredentials)
@@ -57,6 +59,7 @@ export const authRouter = router({
         summary: 'Create a user (only when SIGNUP_ENABLED=true)',
         tags: TAGS,
         errorResponses: [400, 403, 409],
+        protect: false,
       },
     })
     .input(ZSignupInput)

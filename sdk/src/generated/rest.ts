@@ -239,14 +239,6 @@ export interface components {
       x: number | null;
       y: number | null;
     };
-    /** @description Why publishing failed, and Meta’s codes when Meta refused. */
-    PostError: {
-      /** @description Stable machine-readable reason, e.g. GRAPH_TOKEN_INVALID. */
-      code: string;
-      message: string;
-      graph_code: number | null;
-      graph_subcode: number | null;
-    };
     PostList: {
       items: components['schemas']['Post'][];
       /** @description Pass as `cursor` for the next page; null on the last. */

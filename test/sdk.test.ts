@@ -1,0 +1,74 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createClient, errorCode, type paths } from '@autopost/instagram-autopost-sdk';
+import createFetchClient from 'openapi-fetch';
+import { startTestServer, type TestServer } from './helpers/server.ts';
+import { GRAPH_TOKEN, userWithToken } from './helpers/users.ts';
+
+let server: TestServer;
+let token: string;
+
+beforeAll(async () => {
+  server = await startTestServer();
+  token = (await userWithToken(server.database.db)).token;
+});
+afterAll(() => server.close());
+
+describe('the SDK against a running server', () => {
+  it('creates, lists, reads, updates, replaces and deletes posts over tRPC', async () => {
+    const api = createClient({ url: `${server.baseUrl}/`, token });
+    const post = await api.posts.create.mutate({
+      user_id: '42',
+      content_type: 'Photo',
+      url: 'https://cdn.example.com/sdk.jpg',
+      token: GRAPH_TOKEN,
+      date_pub: '2030-01-01T10:00:00Z',
+    });
+    expect(post).toMatchObject({ user_id: '42', status: 'scheduled', date_pub: '2030-01-01T10:00:00Z' });
+    expect(JSON.stringify(post)).not.toContain(GRAPH_TOKEN);
+
+    const page = await api.posts.list.query({ user_id: '42' });
+    expect(page.items.map((p) => p.id)).toEqual([post.id]);
+    expect(await api.posts.get.query({ id: post.id })).toEqual(post);
+
+    const patched = await api.posts.update.mutate({ id: post.id, caption: 'via sdk' });
+    expect(patched.caption).toBe('via sdk');
+    const replaced = await api.posts.replace.mutate({
+      id: post.id,
+      user_id: '43',
+      content_type: 'Video',
+      url: 'https://cdn.example.com/sdk.mp4',
+      token: 'another',
+      thumb_offset: 10,
+    });
+    expect(replaced).toMatchObject({ user_id: '43', content_type: 'Video', caption: null, thumb_offset: 10 });
+    const events = await api.posts.events.query({ id: post.id });
+    expect(events.items.map((e) => e.type)).toEqual(['created', 'updated', 'updated', 'rescheduled']);
+
+    expect(await api.posts.delete.mutate({ id: post.id })).toEqual({ id: post.id, deleted: true });
+    const missing = await api.posts.get.query({ id: post.id }).catch((e: unknown) => e);
+    expect(errorCode(missing)).toBe('POST_NOT_FOUND');
+  });
+
+  it('reports validation problems with the server’s code', async () => {
+    const api = createClient({ url: server.baseUrl, token });
+    const error = await api.posts.create
+      .mutate({ user_id: 'abc', content_type: 'Photo', url: 'http://x.example.com/a.jpg', token: 't' })
+      .catch((e: unknown) => e);
+    expect(errorCode(error)).toBe('VALIDATION_FAILED');
+  });
+
+  it('reports UNAUTHORIZED without a token', async () => {
+    const api = createClient({ url: server.baseUrl });
+    expect(errorCode(await api.auth.me.query().catch((e: unknown) => e))).toBe('UNAUTHORIZED');
+  });
+
+  it('exports REST types that type an openapi-fetch client', async () => {
+    const rest = createFetchClient<paths>({
+      baseUrl: `${server.baseUrl}/api/v1`,
+      headers: { authorization: `Token ${token}` },
+    });
+    const { data, response } = await rest.GET('/user');
+    expect(response.status).toBe(200);
+    expect(data!.username).toMatch(/@example\.com$/);
+  });
+});
