@@ -62,6 +62,8 @@ const ZEnv = z
     SESSION_TTL: optional(duration.default(30 * 86_400)),
     /** Jobs one worker process runs at once; default 10. */
     WORKER_CONCURRENCY: optional(z.coerce.number().int().min(1).max(500).default(10)),
+    /** How often idle workers look for jobs that became due, ms; default 500. */
+    WORKER_POLL_INTERVAL_MS: optional(z.coerce.number().int().min(50).max(60_000).default(500)),
     /** Trust X-Forwarded-For (behind a proxy) for client addresses; default false. */
     TRUST_PROXY: optional(bool.default(false)),
     LOG_LEVEL: optional(

@@ -1,5 +1,8 @@
 import type { Server } from 'node:http';
 import { tokenCipherFromEnv } from './crypto/token-cipher.ts';
+import { FakeGraph } from './graph/fake-graph.ts';
+import { createGraphClient } from './graph/graph-client.ts';
+import { startPublishWorker } from './publisher/runner.ts';
 import { connect } from './db/client.ts';
 import { migrateDatabase } from './db/migrate.ts';
 import { resolveDatabaseUrl } from './db/resolve.ts';
@@ -31,11 +34,33 @@ async function main(): Promise<void> {
   const dbHandle = await resolveDatabaseUrl(env, logger);
   stops.unshift(dbHandle.stop);
   await migrateDatabase(dbHandle.url);
-  const database = connect(dbHandle.url);
+  // Publishing runs hold a connection each; the API shares the same pool.
+  const database = connect(dbHandle.url, { max: 10 + (env.ROLE === 'api' ? 0 : env.WORKER_CONCURRENCY) });
   stops.unshift(database.close);
+  const cipher = tokenCipherFromEnv(env, logger);
+
+  if (env.ROLE === 'all' || env.ROLE === 'worker') {
+    let graphUrl = env.GRAPH_API_URL;
+    if (graphUrl === 'sandbox') {
+      // Meta simulated in-process: the whole flow works without credentials.
+      const fake = new FakeGraph({ latencyMs: 150, videoReadsUntilFinished: 3 });
+      graphUrl = await fake.start();
+      stops.push(() => fake.stop());
+      logger.warn({ graphUrl }, 'GRAPH_API_URL=sandbox: posts are published to a simulated Graph API');
+    }
+    const worker = await startPublishWorker({
+      url: dbHandle.url,
+      db: database.db,
+      graph: createGraphClient({ baseUrl: graphUrl }),
+      cipher,
+      logger,
+      concurrency: env.WORKER_CONCURRENCY,
+      pollIntervalMs: env.WORKER_POLL_INTERVAL_MS,
+    });
+    stops.unshift(() => worker.stop());
+  }
 
   if (env.ROLE === 'all' || env.ROLE === 'api') {
-    const cipher = tokenCipherFromEnv(env, logger);
     const app = createApp({ database, env, logger, cipher, openApiDocument: buildOpenApiDocument() });
     const server: Server = await new Promise((resolve, reject) => {
       const s = app.listen(env.PORT, env.HOST, (error?: Error) => (error ? reject(error) : resolve(s)));

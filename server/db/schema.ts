@@ -97,6 +97,13 @@ export const posts = pgTable(
     attempts: integer('attempts').notNull().default(0),
     lastError: jsonb('last_error').$type<PostError>(),
     publishedAt: instant('published_at'),
+    /** The graphile-worker id of the run working on the post; null between runs. */
+    leaseOwner: text('lease_owner'),
+    /** A `publishing` post whose lease has passed (or whose owner died) is picked up again. */
+    leaseExpiresAt: instant('lease_expires_at'),
+    /** Set just before media_publish: from then on, a retry reads the container status before anything else. */
+    publishRequestedAt: instant('publish_requested_at'),
+    containerCreatedAt: instant('container_created_at'),
     createdAt: instant('created_at').notNull().defaultNow(),
     updatedAt: instant('updated_at').notNull().defaultNow(),
   },
@@ -155,3 +162,9 @@ export const postEvents = pgTable(
   },
   (t) => [index('post_events_post_id_id_idx').on(t.postId, t.id)],
 );
+
+/** Each graphile-worker worker id of a live process, refreshed every few seconds. */
+export const workerHeartbeats = pgTable('worker_heartbeats', {
+  workerId: text('worker_id').primaryKey(),
+  seenAt: instant('seen_at').notNull(),
+});

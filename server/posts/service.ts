@@ -291,8 +291,12 @@ export async function updatePost(
       ...(sealed ? { tokenKeyId: sealed.keyId, tokenCiphertext: sealed.ciphertext } : {}),
       datePub,
       updatedAt: now,
-      // Editing a failed post schedules it again, with a fresh container.
-      ...(wasFailed ? { status: 'scheduled' as const, lastError: null, creationId: null, attempts: 0 } : {}),
+      // A container made before the edit (a post waiting for quota has one) shows the old content.
+      creationId: null,
+      containerCreatedAt: null,
+      publishRequestedAt: null,
+      // Editing a failed post schedules it again.
+      ...(wasFailed ? { status: 'scheduled' as const, lastError: null, attempts: 0 } : {}),
     })
     .where(eq(posts.id, current.id))
     .returning();

@@ -1,0 +1,182 @@
+import { scrubSecrets } from '../logger.ts';
+import { GraphError, GraphNetworkError } from './errors.ts';
+
+export type ContainerStatus = 'IN_PROGRESS' | 'FINISHED' | 'ERROR' | 'EXPIRED' | 'PUBLISHED';
+
+export interface ContainerParams {
+  contentType: 'Photo' | 'Video';
+  url: string;
+  caption: string | null;
+  locationId: string | null;
+  thumbOffset: number | null;
+  userTags: { username: string; x: number | null; y: number | null }[];
+}
+
+export interface PublishingLimit {
+  quotaUsage: number;
+  quotaTotal: number;
+  quotaDurationSeconds: number;
+}
+
+export interface GraphClient {
+  createContainer(igUserId: string, token: string, params: ContainerParams): Promise<string>;
+  containerStatus(
+    containerId: string,
+    token: string,
+  ): Promise<{ statusCode: ContainerStatus; status: string | null }>;
+  publish(igUserId: string, token: string, creationId: string): Promise<string>;
+  media(mediaId: string, token: string): Promise<{ permalink: string | null; timestamp: Date | null }>;
+  /** The account's most recent media, newest first. */
+  recentMedia(
+    igUserId: string,
+    token: string,
+    limit: number,
+  ): Promise<{ id: string; timestamp: Date | null; caption: string | null; permalink: string | null }[]>;
+  publishingLimit(igUserId: string, token: string): Promise<PublishingLimit>;
+}
+
+/** Graph timestamps look like 2026-11-22T17:00:00+0000: no colon in the offset. */
+export function parseGraphTime(value: unknown): Date | null {
+  if (typeof value !== 'string') return null;
+  const date = new Date(value.replace(/([+-]\d\d)(\d\d)$/, '$1:$2'));
+  return Number.isNaN(date.getTime()) ? null : date;
+}
+
+/** The parameters Meta's create-container call takes for our two kinds of post. */
+export function containerForm(params: ContainerParams): Record<string, string> {
+  const form: Record<string, string> = {};
+  if (params.contentType === 'Photo') {
+    form.image_url = params.url;
+    if (params.userTags.length > 0)
+      form.user_tags = JSON.stringify(params.userTags.map((t) => ({ username: t.username, x: t.x, y: t.y })));
+  } else {
+    // Single feed videos are reels since 2023-11-09; share_to_feed keeps them in the grid.
+    form.media_type = 'REELS';
+    form.video_url = params.url;
+    form.share_to_feed = 'true';
+    if (params.thumbOffset !== null) form.thumb_offset = String(params.thumbOffset);
+    if (params.userTags.length > 0)
+      form.user_tags = JSON.stringify(params.userTags.map((t) => ({ username: t.username })));
+  }
+  if (params.caption) form.caption = params.caption;
+  if (params.locationId) form.location_id = params.locationId;
+  return form;
+}
+
+export interface GraphClientOptions {
+  /** Base URL with version, e.g. https://graph.facebook.com/v25.0 */
+  baseUrl: string;
+  /** Per-call timeout in milliseconds; default 20000. */
+  timeoutMs?: number;
+  fetch?: typeof fetch;
+}
+
+/**
+ * A small client for the publishing calls. The access token travels in the
+ * form body (POST) or an Authorization header (GET), never in a URL, so it
+ * cannot end up in a proxy's or our own request logs.
+ */
+export function createGraphClient(opts: GraphClientOptions): GraphClient {
+  const base = opts.baseUrl.replace(/\/+$/, '');
+  const timeoutMs = opts.timeoutMs ?? 20_000;
+  const doFetch = opts.fetch ?? fetch;
+
+  async function call(method: 'GET' | 'POST', path: string, token: string, params: Record<string, string>) {
+    const url = new URL(`${base}/${path}`);
+    const init: RequestInit = { method, signal: AbortSignal.timeout(timeoutMs) };
+    if (method === 'GET') {
+      for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v);
+      init.headers = { authorization: `Bearer ${token}` };
+    } else {
+      init.headers = { 'content-type': 'application/x-www-form-urlencoded' };
+      init.body = new URLSearchParams({ ...params, access_token: token }).toString();
+    }
+    let response: Response;
+    let text: string;
+    try {
+      response = await doFetch(url, init);
+      text = await response.text();
+    } catch (error) {
+      const reason = error instanceof Error ? error.name : 'error';
+      throw new GraphNetworkError(`${method} ${path}: no answer (${reason})`, { cause: error });
+    }
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      body = undefined;
+    }
+    const err = (body as { error?: Record<string, unknown> } | undefined)?.error;
+    if (!response.ok || err) {
+      const num = (v: unknown) =>
+        typeof v === 'number' ? v : typeof v === 'string' && v !== '' ? Number(v) : null;
+      throw new GraphError({
+        httpStatus: response.status,
+        code: num(err?.code),
+        subcode: num(err?.error_subcode),
+        isTransient: err?.is_transient === true,
+        type: typeof err?.type === 'string' ? err.type : null,
+        fbtraceId: typeof err?.fbtrace_id === 'string' ? err.fbtrace_id : null,
+        message: scrubSecrets(
+          typeof err?.message === 'string' ? err.message : `HTTP ${response.status} from the Graph API`,
+        ).slice(0, 500),
+      });
+    }
+    if (body === undefined) throw new GraphNetworkError(`${method} ${path}: the answer is not JSON`);
+    return body as Record<string, unknown>;
+  }
+
+  const id = (body: Record<string, unknown>) => {
+    if (typeof body.id !== 'string' && typeof body.id !== 'number')
+      throw new GraphNetworkError('answer without an id');
+    return String(body.id);
+  };
+
+  return {
+    async createContainer(igUserId, token, params) {
+      return id(await call('POST', `${igUserId}/media`, token, containerForm(params)));
+    },
+    async containerStatus(containerId, token) {
+      const body = await call('GET', containerId, token, { fields: 'status_code,status' });
+      return {
+        statusCode: String(body.status_code) as ContainerStatus,
+        status: typeof body.status === 'string' ? body.status : null,
+      };
+    },
+    async publish(igUserId, token, creationId) {
+      return id(await call('POST', `${igUserId}/media_publish`, token, { creation_id: creationId }));
+    },
+    async media(mediaId, token) {
+      const body = await call('GET', mediaId, token, { fields: 'permalink,timestamp' });
+      return {
+        permalink: typeof body.permalink === 'string' ? body.permalink : null,
+        timestamp: parseGraphTime(body.timestamp),
+      };
+    },
+    async recentMedia(igUserId, token, limit) {
+      const body = await call('GET', `${igUserId}/media`, token, {
+        fields: 'id,caption,media_type,timestamp,permalink',
+        limit: String(limit),
+      });
+      const data = Array.isArray(body.data) ? (body.data as Record<string, unknown>[]) : [];
+      return data.map((m) => ({
+        id: String(m.id),
+        timestamp: parseGraphTime(m.timestamp),
+        caption: typeof m.caption === 'string' ? m.caption : null,
+        permalink: typeof m.permalink === 'string' ? m.permalink : null,
+      }));
+    },
+    async publishingLimit(igUserId, token) {
+      const body = await call('GET', `${igUserId}/content_publishing_limit`, token, {
+        fields: 'quota_usage,config',
+      });
+      const first = (Array.isArray(body.data) ? body.data[0] : undefined) as
+        { quota_usage?: number; config?: { quota_total?: number; quota_duration?: number } } | undefined;
+      return {
+        quotaUsage: Number(first?.quota_usage ?? 0),
+        quotaTotal: Number(first?.config?.quota_total ?? 25),
+        quotaDurationSeconds: Number(first?.config?.quota_duration ?? 86_400),
+      };
+    },
+  };
+}

@@ -1,0 +1,123 @@
+import { EventEmitter } from 'node:events';
+import { sql } from 'drizzle-orm';
+import { Logger as WorkerLogger, run, type Runner, type WorkerEvents } from 'graphile-worker';
+import { z } from 'zod';
+import type { TokenCipher } from '../crypto/token-cipher.ts';
+import type { Db } from '../db/client.ts';
+import type { GraphClient } from '../graph/graph-client.ts';
+import { PUBLISH_TASK } from '../jobs/publish-job.ts';
+import type { Logger } from '../logger.ts';
+import { DEFAULT_PUBLISHER_SETTINGS, publishPost, type PublisherSettings } from './publish-post.ts';
+import { reconcile } from './reconcile.ts';
+
+const RECONCILE_TASK = 'reconcile';
+const ZPublishPayload = z.object({ postId: z.number().int().positive() });
+
+export interface WorkerOptions {
+  url: string;
+  db: Db;
+  graph: GraphClient;
+  cipher: TokenCipher;
+  logger: Logger;
+  /** Jobs run at once by this process (WORKER_CONCURRENCY). */
+  concurrency: number;
+  /** How often idle workers look for jobs that became due; default 500 ms. */
+  pollIntervalMs?: number;
+  /** How often this process proves it is alive; default 5 s. */
+  heartbeatMs?: number;
+  settings?: Partial<PublisherSettings>;
+}
+
+export interface PublishWorker {
+  /** Stop taking jobs, let running ones finish, then stop. */
+  stop(): Promise<void>;
+  workerIds(): string[];
+}
+
+function workerLogger(logger: Logger): WorkerLogger {
+  return new WorkerLogger(() => (level, message, meta) => {
+    const fields = { component: 'graphile-worker', ...(meta as object) };
+    if (level === 'error') logger.error(fields, message);
+    else if (level === 'warning') logger.warn(fields, message);
+    else logger.debug(fields, message);
+  });
+}
+
+export async function startPublishWorker(opts: WorkerOptions): Promise<PublishWorker> {
+  const settings = { ...DEFAULT_PUBLISHER_SETTINGS, ...opts.settings };
+  const logger = opts.logger.child({ component: 'worker' });
+  const ids = new Set<string>();
+  const beating = new Set<string>();
+
+  const beat = async (workerIds: string[]) => {
+    if (workerIds.length === 0) return;
+    await opts.db.execute(sql`
+      insert into worker_heartbeats (worker_id, seen_at)
+      select unnest(${`{${workerIds.join(',')}}`}::text[]), now()
+      on conflict (worker_id) do update set seen_at = excluded.seen_at`);
+  };
+  const ensureAlive = async (owner: string) => {
+    if (beating.has(owner)) return;
+    ids.add(owner);
+    await beat([owner]);
+    beating.add(owner);
+  };
+
+  const events: WorkerEvents = new EventEmitter() as WorkerEvents;
+  events.on('worker:create', ({ worker }) => {
+    ids.add(worker.workerId);
+  });
+
+  const runner: Runner = await run({
+    connectionString: opts.url,
+    concurrency: opts.concurrency,
+    maxPoolSize: Math.max(10, opts.concurrency + 2),
+    pollInterval: opts.pollIntervalMs ?? 500,
+    noHandleSignals: true,
+    logger: workerLogger(logger),
+    events,
+    crontab: `* * * * * ${RECONCILE_TASK} ?max=1&jobKey=${RECONCILE_TASK}`,
+    taskList: {
+      [PUBLISH_TASK]: async (payload, helpers) => {
+        const { postId } = ZPublishPayload.parse(payload);
+        const owner = helpers.job.locked_by ?? `worker-${process.pid}`;
+        await publishPost({ ...opts, logger, settings, ensureAlive }, postId, owner);
+      },
+      [RECONCILE_TASK]: async () => {
+        await reconcile(opts.db, logger, settings.deadWorkerMs);
+      },
+    },
+  });
+
+  const timer = setInterval(() => {
+    beat([...ids]).catch((error: unknown) => logger.warn({ err: String(error) }, 'heartbeat failed'));
+  }, opts.heartbeatMs ?? 5_000);
+  timer.unref();
+
+  // Catch up at once after a restart, and again once a dead predecessor's heartbeat has gone stale.
+  await runner.addJob(RECONCILE_TASK, {}, { jobKey: 'reconcile:start' });
+  await runner.addJob(
+    RECONCILE_TASK,
+    {},
+    {
+      jobKey: 'reconcile:after-start',
+      runAt: new Date(Date.now() + settings.deadWorkerMs + 2_000),
+    },
+  );
+  logger.info({ concurrency: opts.concurrency }, 'publishing worker started');
+
+  return {
+    workerIds: () => [...ids],
+    async stop() {
+      clearInterval(timer);
+      await runner.stop();
+      // Every job has finished or handed its post over: nothing is owned by these ids any more.
+      if (ids.size > 0)
+        await opts.db
+          .execute(
+            sql`delete from worker_heartbeats where worker_id = any(${`{${[...ids].join(',')}}`}::text[])`,
+          )
+          .catch(() => undefined);
+    },
+  };
+}
