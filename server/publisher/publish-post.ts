@@ -391,7 +391,8 @@ async function waitForQuota(
   const frees = oldest?.at
     ? new Date(oldest.at).getTime() + limit.quotaDurationSeconds * 1000
     : Date.now() + 15 * 60_000;
-  const runAt = Math.min(Math.max(frees, Date.now() + 60_000), Date.now() + 30 * 60_000);
+  const runAt =
+    Math.ceil(Math.min(Math.max(frees, Date.now() + 60_000), Date.now() + 30 * 60_000) / 1000) * 1000;
   await handOver(
     deps,
     post,

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { createTokenCipher } from '../../server/crypto/token-cipher.ts';
+import { createTokenCipher, decodeKey } from '../../server/crypto/token-cipher.ts';
 import { parseEnv, type Env } from '../../server/env.ts';
 import { createApp } from '../../server/http/app.ts';
 import type { Logger } from '../../server/logger.ts';
@@ -36,7 +36,7 @@ export async function startTestServer(envOverrides: Record<string, string> = {})
   const database = await createTestDatabase();
   const env = parseEnv({ NODE_ENV: 'test', DATABASE_URL: database.url, LOG_LEVEL: 'debug', ...envOverrides });
   const { logger, text } = captureLogger();
-  const cipher = createTokenCipher(randomBytes(32));
+  const cipher = createTokenCipher(env.ENCRYPTION_KEY ? decodeKey(env.ENCRYPTION_KEY)! : randomBytes(32));
   const app = createApp({ database, env, logger, cipher, openApiDocument: buildOpenApiDocument() });
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));

@@ -1,0 +1,82 @@
+import { createTokenCipher } from '../../server/crypto/token-cipher.ts';
+import { FakeGraph, type FakeGraphOptions } from '../../server/graph/fake-graph.ts';
+import { createGraphClient } from '../../server/graph/graph-client.ts';
+import type { PublisherSettings } from '../../server/publisher/publish-post.ts';
+import { startPublishWorker, type PublishWorker } from '../../server/publisher/runner.ts';
+import { randomBytes } from 'node:crypto';
+import { captureLogger, startTestServer, type TestServer } from './server.ts';
+import { jsonClient } from './http.ts';
+import { userWithToken } from './users.ts';
+
+/** Fast retries and polls so tests run in seconds; the logic is the same. */
+export const TEST_SETTINGS: Partial<PublisherSettings> = {
+  retryDelayMs: 50,
+  pollDelayMs: 200,
+  deadWorkerMs: 3_000,
+};
+
+export interface PublisherEnv {
+  server: TestServer;
+  fake: FakeGraph;
+  api: ReturnType<typeof jsonClient>;
+  token: string;
+  workers: PublishWorker[];
+  startWorker(settings?: Partial<PublisherSettings>): Promise<PublishWorker>;
+  close(): Promise<void>;
+}
+
+/** The API, a real graphile-worker publishing process (in this process) and the fake Graph over HTTP. */
+export async function startPublisherEnv(
+  opts: { fake?: FakeGraphOptions; settings?: Partial<PublisherSettings>; env?: Record<string, string> } = {},
+): Promise<PublisherEnv> {
+  const fake = new FakeGraph(opts.fake);
+  await fake.start();
+  const key = randomBytes(32);
+  const server = await startTestServer({ ENCRYPTION_KEY: key.toString('base64'), ...opts.env });
+  const user = await userWithToken(server.database.db);
+  const workers: PublishWorker[] = [];
+  const startWorker = async (settings?: Partial<PublisherSettings>) => {
+    const worker = await startPublishWorker({
+      url: server.database.url,
+      db: server.database.db,
+      graph: createGraphClient({ baseUrl: fake.url, timeoutMs: 2_000 }),
+      cipher: createTokenCipher(key),
+      logger: captureLogger().logger,
+      concurrency: 5,
+      pollIntervalMs: 100,
+      heartbeatMs: 500,
+      settings: { ...TEST_SETTINGS, ...opts.settings, ...settings },
+    });
+    workers.push(worker);
+    return worker;
+  };
+  await startWorker();
+  return {
+    server,
+    fake,
+    api: jsonClient(`${server.baseUrl}/api/v1`),
+    token: user.token,
+    workers,
+    startWorker,
+    async close() {
+      for (const w of workers) await w.stop();
+      await fake.stop();
+      await server.close();
+    },
+  };
+}
+
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | undefined | null | false>,
+  timeoutMs = 15_000,
+  everyMs = 100,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
