@@ -126,9 +126,9 @@ export class FakeGraph {
     return counts;
   }
 
-  /** Media whose caption carries `marker`, to count how often one post went out. */
-  mediaWithCaption(marker: string): FakeMedia[] {
-    return this.media.filter((m) => m.caption?.includes(marker));
+  /** Media with exactly this caption, to count how often one post went out. */
+  mediaWithCaption(caption: string): FakeMedia[] {
+    return this.media.filter((m) => m.caption === caption);
   }
 
   reset(): void {

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { sql } from 'drizzle-orm';
-import { Logger as WorkerLogger, run, type Runner, type WorkerEvents } from 'graphile-worker';
+import { LogLevel, Logger as WorkerLogger, run, type Runner, type WorkerEvents } from 'graphile-worker';
 import { z } from 'zod';
 import type { TokenCipher } from '../crypto/token-cipher.ts';
 import type { Db } from '../db/client.ts';
@@ -32,13 +32,15 @@ export interface PublishWorker {
   /** Stop taking jobs, let running ones finish, then stop. */
   stop(): Promise<void>;
   workerIds(): string[];
+  /** publish_post runs started by this process. */
+  publishRuns(): number;
 }
 
 function workerLogger(logger: Logger): WorkerLogger {
   return new WorkerLogger(() => (level, message, meta) => {
     const fields = { component: 'graphile-worker', ...(meta as object) };
-    if (level === 'error') logger.error(fields, message);
-    else if (level === 'warning') logger.warn(fields, message);
+    if (level === LogLevel.ERROR) logger.error(fields, message);
+    else if (level === LogLevel.WARNING) logger.warn(fields, message);
     else logger.debug(fields, message);
   });
 }
@@ -48,6 +50,7 @@ export async function startPublishWorker(opts: WorkerOptions): Promise<PublishWo
   const logger = opts.logger.child({ component: 'worker' });
   const ids = new Set<string>();
   const beating = new Set<string>();
+  let publishRuns = 0;
 
   const beat = async (workerIds: string[]) => {
     if (workerIds.length === 0) return;
@@ -80,6 +83,7 @@ export async function startPublishWorker(opts: WorkerOptions): Promise<PublishWo
     taskList: {
       [PUBLISH_TASK]: async (payload, helpers) => {
         const { postId } = ZPublishPayload.parse(payload);
+        publishRuns++;
         const owner = helpers.job.locked_by ?? `worker-${process.pid}`;
         await publishPost({ ...opts, logger, settings, ensureAlive }, postId, owner);
       },
@@ -108,6 +112,7 @@ export async function startPublishWorker(opts: WorkerOptions): Promise<PublishWo
 
   return {
     workerIds: () => [...ids],
+    publishRuns: () => publishRuns,
     async stop() {
       clearInterval(timer);
       await runner.stop();

@@ -1,0 +1,145 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { classify, GraphError, GraphNetworkError } from '../server/graph/errors.ts';
+import { FakeGraph } from '../server/graph/fake-graph.ts';
+import { createGraphClient, parseGraphTime } from '../server/graph/graph-client.ts';
+
+const fields = (
+  code: number | null,
+  subcode: number | null = null,
+  extra: Partial<{ isTransient: boolean; httpStatus: number }> = {},
+) => ({
+  code,
+  subcode,
+  isTransient: false,
+  httpStatus: 400,
+  message: 'x',
+  ...extra,
+});
+
+describe('classifying Graph errors (GRAPH_API.md)', () => {
+  it.each([
+    [1, null, 'retry', 'GRAPH_TEMPORARY'],
+    [2, null, 'retry', 'GRAPH_TEMPORARY'],
+    [-1, 2207001, 'retry', 'GRAPH_TEMPORARY'],
+    [-2, 2207003, 'retry', 'GRAPH_TEMPORARY'],
+    [-1, 2207032, 'retry', 'GRAPH_TEMPORARY'],
+    [4, null, 'retry_later', 'GRAPH_RATE_LIMITED'],
+    [17, null, 'retry_later', 'GRAPH_RATE_LIMITED'],
+    [32, null, 'retry_later', 'GRAPH_RATE_LIMITED'],
+    [613, null, 'retry_later', 'GRAPH_RATE_LIMITED'],
+    [9007, 2207027, 'poll', 'GRAPH_CONTAINER_NOT_READY'],
+    [24, 2207008, 'new_container', 'GRAPH_CONTAINER_EXPIRED'],
+    [-2, 2207020, 'new_container', 'GRAPH_CONTAINER_EXPIRED'],
+    [-1, 2207053, 'new_container', 'GRAPH_CONTAINER_EXPIRED'],
+    [9, 2207042, 'quota', 'GRAPH_QUOTA_EXCEEDED'],
+    [190, null, 'permanent', 'GRAPH_TOKEN_INVALID'],
+    [10, null, 'permanent', 'GRAPH_PERMISSION_MISSING'],
+    [200, null, 'permanent', 'GRAPH_PERMISSION_MISSING'],
+    [299, null, 'permanent', 'GRAPH_PERMISSION_MISSING'],
+    [368, null, 'permanent', 'GRAPH_POLICY_BLOCK'],
+    [4, 2207051, 'permanent', 'GRAPH_ACCOUNT_RESTRICTED'],
+    [25, 2207050, 'permanent', 'GRAPH_ACCOUNT_RESTRICTED'],
+    [100, 2207023, 'permanent', 'GRAPH_MEDIA_REJECTED'],
+    [100, 2207028, 'permanent', 'GRAPH_MEDIA_REJECTED'],
+    [352, 2207026, 'permanent', 'GRAPH_MEDIA_REJECTED'],
+    [9004, 2207052, 'permanent', 'GRAPH_MEDIA_REJECTED'],
+    [36003, null, 'permanent', 'GRAPH_MEDIA_REJECTED'],
+    [1, 2207057, 'permanent', 'GRAPH_MEDIA_REJECTED'],
+  ])('code %s / %s → %s (%s)', (code, subcode, action, errorCode) => {
+    expect(classify(fields(code, subcode))).toMatchObject({ action, errorCode });
+  });
+
+  it('retries an unknown error that Meta marks transient or that is a 5xx, and fails other unknown ones', () => {
+    expect(classify(fields(12345, null, { isTransient: true })).action).toBe('retry');
+    expect(classify(fields(null, null, { httpStatus: 502 })).action).toBe('retry');
+    expect(classify(fields(12345)).action).toBe('permanent');
+  });
+
+  it('tells the user what to fix', () => {
+    const e = new GraphError({ ...fields(352, 2207026), type: null, fbtraceId: null });
+    expect(e.userMessage).toBe(
+      'The video format is not supported: use MP4 or MOV, H.264 or HEVC, 3 s to 15 min.',
+    );
+  });
+});
+
+describe('Graph timestamps', () => {
+  it('reads the offset without a colon', () => {
+    expect(parseGraphTime('2026-11-22T17:00:00+0000')!.toISOString()).toBe('2026-11-22T17:00:00.000Z');
+    expect(parseGraphTime('2026-11-22T19:00:00+0200')!.toISOString()).toBe('2026-11-22T17:00:00.000Z');
+    expect(parseGraphTime('garbage')).toBeNull();
+  });
+});
+
+describe('the Graph client over HTTP', () => {
+  const fake = new FakeGraph();
+  beforeAll(() => fake.start());
+  afterAll(() => fake.stop());
+
+  it('never puts the access token in a URL', async () => {
+    const client = createGraphClient({ baseUrl: fake.url });
+    const id = await client.createContainer('555', 'SECRET-TOKEN', {
+      contentType: 'Photo',
+      url: 'https://cdn.example.com/a.jpg',
+      caption: null,
+      locationId: null,
+      thumbOffset: null,
+      userTags: [],
+    });
+    await client.containerStatus(id, 'SECRET-TOKEN');
+    await client.publishingLimit('555', 'SECRET-TOKEN');
+    for (const r of fake.requests) {
+      expect(r.path).not.toContain('SECRET');
+      expect(r.token).toBe('SECRET-TOKEN');
+    }
+  });
+
+  it('parses Meta’s error body into a typed error', async () => {
+    fake.failNext('create', {
+      status: 400,
+      code: 190,
+      subcode: 460,
+      message: 'Error validating access token',
+    });
+    const client = createGraphClient({ baseUrl: fake.url });
+    const error = await client
+      .createContainer('555', 't', {
+        contentType: 'Photo',
+        url: 'https://x.example.com/a.jpg',
+        caption: null,
+        locationId: null,
+        thumbOffset: null,
+        userTags: [],
+      })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(GraphError);
+    expect(error).toMatchObject({
+      httpStatus: 400,
+      code: 190,
+      subcode: 460,
+      action: 'permanent',
+      errorCode: 'GRAPH_TOKEN_INVALID',
+    });
+    expect((error as GraphError).fbtraceId).toMatch(/^FAKE/);
+  });
+
+  it('gives up on a slow answer after its timeout', async () => {
+    fake.latencyMs = 500;
+    try {
+      const client = createGraphClient({ baseUrl: fake.url, timeoutMs: 100 });
+      const started = Date.now();
+      const error = await client.publishingLimit('555', 't').catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(GraphNetworkError);
+      expect(Date.now() - started).toBeLessThan(450);
+    } finally {
+      fake.latencyMs = 0;
+    }
+  });
+
+  it('reads the quota the account really has', async () => {
+    fake.quotaTotal = 50;
+    fake.quotaUsedElsewhere.set('777', 12);
+    const limit = await createGraphClient({ baseUrl: fake.url }).publishingLimit('777', 't');
+    expect(limit).toEqual({ quotaUsage: 12, quotaTotal: 50, quotaDurationSeconds: 86_400 });
+  });
+});

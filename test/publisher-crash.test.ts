@@ -1,0 +1,194 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FakeGraph } from '../server/graph/fake-graph.ts';
+import { reconcile } from '../server/publisher/reconcile.ts';
+import { captureLogger } from './helpers/server.ts';
+import { startPublisherEnv, waitFor, type PublisherEnv } from './helpers/publisher.ts';
+import type { TestDatabase } from './helpers/db.ts';
+import { GRAPH_TOKEN } from './helpers/users.ts';
+import { createSession } from '../server/auth/sessions.ts';
+import { createUser } from '../server/auth/users.ts';
+import { jsonClient } from './helpers/http.ts';
+import { startTestServer, type TestServer } from './helpers/server.ts';
+
+async function statusCounts(db: TestDatabase): Promise<Record<string, number>> {
+  const rows = await db.sql<
+    { status: string; n: number }[]
+  >`select status, count(*)::int as n from posts group by status`;
+  return Object.fromEntries(rows.map((r) => [r.status, r.n]));
+}
+
+describe('reconciliation', () => {
+  let env: PublisherEnv;
+  beforeAll(async () => {
+    env = await startPublisherEnv();
+    // Only the explicit reconcile calls below should act.
+    for (const w of env.workers) await w.stop();
+    env.workers.length = 0;
+  });
+  afterAll(() => env.close());
+
+  it('re-adds the job of an overdue scheduled post that lost it, and of a post whose worker died', async () => {
+    const make = async (ig: string) =>
+      (
+        await env.api('POST', '/posts', {
+          body: {
+            user_id: ig,
+            content_type: 'Photo',
+            url: 'https://cdn.example.com/a.jpg',
+            token: GRAPH_TOKEN,
+          },
+          token: env.token,
+        })
+      ).body.id as number;
+    const lost = await make('7001');
+    const orphaned = await make('7002');
+    const sql = env.server.database.sql;
+    await sql`select graphile_worker.remove_job(${`post:${lost}`})`;
+    await sql`update posts set date_pub = now() - interval '5 minutes' where id = ${lost}`;
+    await sql`select graphile_worker.remove_job(${`post:${orphaned}`})`;
+    await sql`update posts set status = 'publishing', lease_owner = 'worker-dead', lease_expires_at = now() + interval '4 minutes' where id = ${orphaned}`;
+
+    const result = await reconcile(env.server.database.db, captureLogger().logger, 3000);
+    expect(result.readded).toBe(2);
+    await env.startWorker();
+    for (const id of [lost, orphaned]) {
+      await waitFor(`post ${id} published`, async () => {
+        const [row] = await sql`select status from posts where id = ${id}`;
+        return row!.status === 'published';
+      });
+    }
+    expect(env.fake.media).toHaveLength(2);
+    const events = await env.api('GET', `/posts/${orphaned}/events`, { token: env.token });
+    expect(events.body.items.map((e: { type: string }) => e.type)).toContain('recovered');
+  });
+});
+
+describe('two worker processes on one database', () => {
+  let env: PublisherEnv;
+  beforeAll(async () => {
+    env = await startPublisherEnv({ fake: { latencyMs: 30 } });
+    await env.startWorker();
+  });
+  afterAll(() => env.close());
+
+  it('publish every post exactly once', async () => {
+    const at = new Date(Date.now() + 1500).toISOString();
+    const ids: number[] = [];
+    for (let i = 0; i < 40; i++) {
+      const res = await env.api('POST', '/posts', {
+        body: {
+          user_id: String(8000 + (i % 4)),
+          content_type: 'Photo',
+          url: 'https://cdn.example.com/a.jpg',
+          caption: `burst #${i}`,
+          token: GRAPH_TOKEN,
+          date_pub: at,
+        },
+        token: env.token,
+      });
+      ids.push(res.body.id);
+    }
+    await waitFor(
+      'all published',
+      async () => (await statusCounts(env.server.database)).published === 40,
+      30_000,
+    );
+    for (let i = 0; i < 40; i++)
+      expect(env.fake.mediaWithCaption(`burst #${i}`), `post ${i}`).toHaveLength(1);
+    expect([...env.fake.publishCounts().values()].every((n) => n === 1)).toBe(true);
+    // Both processes took part.
+    expect(env.workers).toHaveLength(2);
+    for (const worker of env.workers) expect(worker.publishRuns()).toBeGreaterThan(0);
+  });
+});
+
+describe('a worker killed with SIGKILL in the middle of a burst', () => {
+  let fake: FakeGraph;
+  let server: TestServer;
+  let child: ChildProcess | undefined;
+  const key = randomBytes(32).toString('base64');
+
+  beforeAll(async () => {
+    fake = new FakeGraph({ latencyMs: 200 });
+    await fake.start();
+    server = await startTestServer({ ENCRYPTION_KEY: key });
+  });
+  afterAll(async () => {
+    child?.kill('SIGKILL');
+    await fake.stop();
+    await server.close();
+  });
+
+  function startWorkerProcess(): ChildProcess {
+    const proc = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
+      env: {
+        ...process.env,
+        ROLE: 'worker',
+        DATABASE_URL: server.database.url,
+        GRAPH_API_URL: fake.url,
+        ENCRYPTION_KEY: key,
+        WORKER_CONCURRENCY: '5',
+        WORKER_POLL_INTERVAL_MS: '200',
+        LOG_LEVEL: 'warn',
+      },
+      stdio: 'ignore',
+    });
+    return proc;
+  }
+
+  it('loses nothing and publishes nothing twice after a restart', async () => {
+    const user = await createUser(server.database.db, {
+      username: 'crash@example.com',
+      password: 'long enough',
+    });
+    const { token } = await createSession(server.database.db, {
+      userId: user.id,
+      kind: 'api',
+      ttlSeconds: 3600,
+    });
+    const api = jsonClient(`${server.baseUrl}/api/v1`);
+    const total = 40;
+    for (let i = 0; i < total; i++) {
+      await api('POST', '/posts', {
+        body: {
+          user_id: String(9000 + (i % 4)),
+          content_type: 'Photo',
+          url: 'https://cdn.example.com/a.jpg',
+          caption: `crash #${i}`,
+          token: GRAPH_TOKEN,
+          date_pub: new Date(Date.now() + 3000).toISOString(),
+        },
+        token,
+      });
+    }
+    child = startWorkerProcess();
+    await waitFor(
+      'some posts published',
+      async () => ((await statusCounts(server.database)).published ?? 0) >= 8,
+      60_000,
+    );
+    child.kill('SIGKILL');
+    await new Promise((r) => child!.once('exit', r));
+    const atKill = await statusCounts(server.database);
+    expect(atKill.published ?? 0).toBeLessThan(total);
+
+    const restartedAt = Date.now();
+    child = startWorkerProcess();
+    await waitFor(
+      'every post published',
+      async () => (await statusCounts(server.database)).published === total,
+      120_000,
+      500,
+    );
+    expect(Date.now() - restartedAt).toBeLessThan(120_000);
+    for (let i = 0; i < total; i++) expect(fake.mediaWithCaption(`crash #${i}`), `post ${i}`).toHaveLength(1);
+    const [stuck] = await server.database
+      .sql`select count(*)::int as n from graphile_worker.jobs where key like 'post:%'`;
+    expect(stuck!.n).toBe(0);
+    child.kill('SIGTERM');
+    await new Promise((r) => child!.once('exit', r));
+    child = undefined;
+  }, 200_000);
+});
