@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { sql } from 'drizzle-orm';
-import { LogLevel, Logger as WorkerLogger, run, type Runner, type WorkerEvents } from 'graphile-worker';
+import { Logger as WorkerLogger, run, type Runner, type WorkerEvents } from 'graphile-worker';
 import { z } from 'zod';
 import type { TokenCipher } from '../crypto/token-cipher.ts';
 import type { Db } from '../db/client.ts';
@@ -39,8 +39,10 @@ export interface PublishWorker {
 function workerLogger(logger: Logger): WorkerLogger {
   return new WorkerLogger(() => (level, message, meta) => {
     const fields = { component: 'graphile-worker', ...(meta as object) };
-    if (level === LogLevel.ERROR) logger.error(fields, message);
-    else if (level === LogLevel.WARNING) logger.warn(fields, message);
+    // LogLevel is a const enum of these strings, which verbatimModuleSyntax cannot import.
+    const name: string = level;
+    if (name === 'error') logger.error(fields, message);
+    else if (name === 'warning') logger.warn(fields, message);
     else logger.debug(fields, message);
   });
 }
