@@ -1,6 +1,6 @@
 import { sha256 } from '@oslojs/crypto/sha2';
 import { encodeBase32LowerCaseNoPadding, encodeHexLowerCase } from '@oslojs/encoding';
-import { eq, lt } from 'drizzle-orm';
+import { eq, lt, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../db/client.ts';
 import { AppError } from '../errors.ts';
 import { sessions, users } from '../db/schema.ts';
@@ -54,18 +54,11 @@ export async function createSession(
   return { token, expiresAt };
 }
 
-/**
- * Returns the session and its user, or null when the token is unknown or
- * expired. Expiry slides: once less than half the lifetime is left, it is
- * pushed to now + lifetime.
- */
-export async function validateSessionToken(
-  db: DbOrTx,
-  token: string,
-  now: Date = new Date(),
-): Promise<{ session: ValidSession; user: SessionUser } | null> {
-  const id = sessionIdFromToken(token);
-  const [row] = await db
+/** The session-and-user query runs on every request: built once per pool, not per call. */
+const lookups = new WeakMap<DbOrTx, ReturnType<typeof buildSessionLookup>>();
+
+function buildSessionLookup(db: DbOrTx) {
+  return db
     .select({
       session: {
         id: sessions.id,
@@ -84,7 +77,31 @@ export async function validateSessionToken(
     })
     .from(sessions)
     .innerJoin(users, eq(users.id, sessions.userId))
-    .where(eq(sessions.id, id));
+    .where(eq(sessions.id, sql.placeholder('id')))
+    .prepare('session_lookup');
+}
+
+function sessionLookup(db: DbOrTx) {
+  let query = lookups.get(db);
+  if (!query) {
+    query = buildSessionLookup(db);
+    lookups.set(db, query);
+  }
+  return query;
+}
+
+/**
+ * Returns the session and its user, or null when the token is unknown or
+ * expired. Expiry slides: once less than half the lifetime is left, it is
+ * pushed to now + lifetime.
+ */
+export async function validateSessionToken(
+  db: DbOrTx,
+  token: string,
+  now: Date = new Date(),
+): Promise<{ session: ValidSession; user: SessionUser } | null> {
+  const id = sessionIdFromToken(token);
+  const [row] = await sessionLookup(db).execute({ id });
   if (!row) return null;
   const { session, user } = row;
   if (session.expiresAt.getTime() <= now.getTime()) {

@@ -13,6 +13,32 @@ export interface Database {
   close: () => Promise<void>;
 }
 
+/**
+ * drizzle runs queries unprepared (`prepare: false`) unless each is declared
+ * with `.prepare(name)`, so PostgreSQL parses and plans every one again.
+ * This makes all of them prepared statements (postgres.js keeps them per
+ * connection, keyed by text; our query shapes are few), transactions included.
+ */
+function preparing(client: postgres.Sql): postgres.Sql {
+  return new Proxy(client, {
+    get(target, prop, receiver) {
+      if (prop === 'unsafe') {
+        return (query: string, params?: unknown[], options?: object) =>
+          target.unsafe(query, params as never, { ...options, prepare: true });
+      }
+      if (prop === 'begin') {
+        return (...args: unknown[]) => {
+          const callback = args.at(-1) as (tx: postgres.Sql) => unknown;
+          return (target.begin as (...a: unknown[]) => unknown)(...args.slice(0, -1), (tx: postgres.Sql) =>
+            callback(preparing(tx)),
+          );
+        };
+      }
+      return Reflect.get(target, prop, receiver) as unknown;
+    },
+  });
+}
+
 export function connect(url: string, opts: { max?: number } = {}): Database {
   const sql = postgres(url, {
     max: opts.max ?? 10,
@@ -20,7 +46,7 @@ export function connect(url: string, opts: { max?: number } = {}): Database {
     onnotice: () => {},
     connection: { application_name: 'instagram-autopost' },
   });
-  const db = drizzle(sql, { schema });
+  const db = drizzle(preparing(sql), { schema });
   return { db, sql, close: () => sql.end({ timeout: 5 }) };
 }
 

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { drizzle } from 'drizzle-orm/postgres-js';
@@ -5,7 +6,16 @@ import { migrate } from 'drizzle-orm/postgres-js/migrator';
 import { runMigrations } from 'graphile-worker';
 import postgres from 'postgres';
 
-export const MIGRATIONS_FOLDER = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../drizzle');
+/** drizzle/ at the project root, found from this file whether it runs from server/ or a build in dist/. */
+function findMigrations(): string {
+  for (let dir = path.dirname(fileURLToPath(import.meta.url)); ; dir = path.dirname(dir)) {
+    const candidate = path.join(dir, 'drizzle');
+    if (existsSync(path.join(candidate, 'meta', '_journal.json'))) return candidate;
+    if (dir === path.dirname(dir)) throw new Error('drizzle/ migrations folder not found');
+  }
+}
+
+export const MIGRATIONS_FOLDER = findMigrations();
 
 // Any constant works; it only has to be the same in every process of this app.
 const MIGRATION_LOCK = 7_243_911_001;

@@ -1,0 +1,156 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import postgres from 'postgres';
+import { createSession } from '../server/auth/sessions.ts';
+import { createUser } from '../server/auth/users.ts';
+import { createTokenCipher } from '../server/crypto/token-cipher.ts';
+import type { Database } from '../server/db/client.ts';
+
+export const median = (xs: number[]) => percentile(xs, 50);
+
+export function percentile(xs: number[], p: number): number {
+  if (xs.length === 0) return NaN;
+  const sorted = [...xs].sort((a, b) => a - b);
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[rank]!;
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export function withDatabase(url: string, database: string): string {
+  const u = new URL(url);
+  u.pathname = `/${database}`;
+  return u.toString();
+}
+
+/** A fresh database copied from the migrated template. */
+export async function freshDatabase(adminUrl: string, template: string, name: string): Promise<string> {
+  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
+  try {
+    await admin.unsafe(`drop database if exists "${name}" with (force)`);
+    await admin.unsafe(`create database "${name}" template "${template}"`);
+  } finally {
+    await admin.end();
+  }
+  return withDatabase(adminUrl, name);
+}
+
+export const BENCH_KEY = randomBytes(32);
+
+/** A user with an API token, made through the services. */
+export async function benchUser(database: Database): Promise<{ id: number; token: string }> {
+  const user = await createUser(database.db, {
+    username: `bench-${Date.now()}@example.com`,
+    password: 'bench password',
+  });
+  const { token } = await createSession(database.db, { userId: user.id, kind: 'api', ttlSeconds: 86_400 });
+  return { id: user.id, token };
+}
+
+/**
+ * Inserts `count` photo posts with their events and publish jobs in three
+ * statements (what the API would do one by one). Account ids rotate over
+ * `accounts` so no account goes over Meta's daily quota.
+ */
+export async function seedPosts(
+  database: Database,
+  opts: {
+    ownerId: number;
+    count: number;
+    datePub: (i: number) => Date;
+    accounts: number;
+    captionPrefix: string;
+    jobs: boolean;
+  },
+): Promise<number[]> {
+  const sealed = createTokenCipher(BENCH_KEY).seal('EAAG-bench-token');
+  const ids: number[] = [];
+  const chunk = 2000;
+  for (let start = 0; start < opts.count; start += chunk) {
+    const n = Math.min(chunk, opts.count - start);
+    const rows = await database.sql<{ id: string }[]>`
+      insert into posts (owner_id, ig_user_id, content_type, url, caption, token_key_id, token_ciphertext, date_pub)
+      select ${opts.ownerId}, (1000 + (g % ${opts.accounts}))::text, 'Photo', 'https://cdn.example.com/bench.jpg',
+             ${opts.captionPrefix} || g, ${sealed.keyId}, ${sealed.ciphertext}, d.at
+      from unnest(${database.sql.array(Array.from({ length: n }, (_, i) => start + i))}::int[],
+                  ${database.sql.array(Array.from({ length: n }, (_, i) => opts.datePub(start + i).toISOString()))}::timestamptz[])
+           as d(g, at)
+      returning id`;
+    const batch = rows.map((r) => Number(r.id));
+    ids.push(...batch);
+    await database.sql`
+      insert into post_events (post_id, type, message, date_pub)
+      select id, 'created', 'Scheduled by the benchmark.', date_pub from posts where id = any(${database.sql.array(batch)}::bigint[])`;
+    if (opts.jobs) {
+      await database.sql`
+        select graphile_worker.add_jobs(array(
+          select row('publish_post', json_build_object('postId', id), null, date_pub, 25, 'post:' || id, null, null)::graphile_worker.job_spec
+          from posts where id = any(${database.sql.array(batch)}::bigint[])))`;
+    }
+  }
+  return ids;
+}
+
+export interface ServiceProcess {
+  proc: ChildProcess;
+  pid: number;
+  /** Resident memory now, bytes. */
+  rss(): number;
+  /** Peak resident memory so far (VmHWM), bytes. */
+  peakRss(): number;
+  stop(): Promise<void>;
+}
+
+function statusField(pid: number, field: string): number {
+  const text = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? NaN);
+  return kb * 1024;
+}
+
+/** Starts the built server the way `npm start` does (`node dist/server/main.js`), and waits for it to be ready. */
+export async function startService(
+  env: Record<string, string>,
+  readyMessage: string,
+): Promise<ServiceProcess> {
+  const proc = spawn(process.execPath, ['dist/server/main.js'], {
+    env: {
+      ...process.env,
+      NODE_ENV: 'production',
+      LOG_LEVEL: 'info',
+      ENCRYPTION_KEY: BENCH_KEY.toString('base64'),
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const lines = createInterface({ input: proc.stdout! });
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`service did not log "${readyMessage}" in 60 s`)),
+      60_000,
+    );
+    proc.once('exit', (code) => reject(new Error(`service exited with ${code}`)));
+    lines.on('line', (line) => {
+      if (line.includes(readyMessage)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  });
+  // Keep draining its logs so it never blocks on a full pipe.
+  lines.on('line', () => {});
+  const pid = proc.pid!;
+  return {
+    proc,
+    pid,
+    rss: () => statusField(pid, 'VmRSS'),
+    peakRss: () => statusField(pid, 'VmHWM'),
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (proc.exitCode !== null) return resolve();
+        proc.once('exit', () => resolve());
+        proc.kill('SIGTERM');
+      }),
+  };
+}

@@ -1,0 +1,604 @@
+/**
+ * `npm run bench [-- --quick]`: measures what users feel, against the targets
+ * of issue 5, and writes bench/results/latest.json and bench/REPORT.md.
+ * Servers and workers run as real processes (server/main.ts through tsx, as
+ * `npm start` runs it); Meta is the fake Graph API with a set latency.
+ * Every figure is a median over repeated runs where repeating is affordable.
+ */
+import { spawn } from 'node:child_process';
+import { execSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, chmodSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import postgres from 'postgres';
+import { connect, type Database } from '../server/db/client.ts';
+import { startEmbeddedPostgres, freePort } from '../server/db/embedded.ts';
+import { migrateDatabase } from '../server/db/migrate.ts';
+import { FakeGraph } from '../server/graph/fake-graph.ts';
+import { createLogger } from '../server/logger.ts';
+import {
+  benchUser,
+  freshDatabase,
+  median,
+  percentile,
+  seedPosts,
+  sleep,
+  startService,
+  withDatabase,
+  type ServiceProcess,
+} from './lib.ts';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    out: { type: 'string', default: path.join(root, 'bench') },
+    only: { type: 'string' },
+  },
+});
+const QUICK = args.quick!;
+const SIZE = QUICK
+  ? {
+      seed: 300,
+      duration: 1,
+      repeats: 1,
+      precisionPosts: 20,
+      precisionSpreadS: 4,
+      burst: 60,
+      concurrencies: [10],
+      scaleOut: 60,
+    }
+  : {
+      seed: 10_000,
+      duration: 4,
+      repeats: 3,
+      precisionPosts: 300,
+      precisionSpreadS: 60,
+      burst: 5000,
+      concurrencies: [10, 50, 100],
+      scaleOut: 5000,
+    };
+const GRAPH_CALLS_PER_PHOTO = 4; // content_publishing_limit, create container, media_publish, permalink
+const log = (msg: string) => process.stdout.write(`${msg}\n`);
+const results: Record<string, unknown> = {};
+
+// ---- the database cluster ---------------------------------------------------------------
+
+async function cluster(): Promise<{ adminUrl: string; stop: () => Promise<void> }> {
+  const given = process.env.DATABASE_URL?.trim();
+  if (given) return { adminUrl: given, stop: async () => {} };
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'autopost-bench-pg-'));
+  chmodSync(dir, 0o755);
+  // Default durability settings: the benchmark measures what production would see.
+  const pg = await startEmbeddedPostgres({
+    dir: path.join(dir, 'pg'),
+    logger: createLogger('warn', 2),
+    ephemeral: true,
+    settings: { max_connections: '400' },
+  });
+  return {
+    adminUrl: pg.adminUrl,
+    stop: async () => {
+      await pg.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+// ---- API overhead ---------------------------------------------------------------------
+
+interface LoadFigures {
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+}
+
+async function load(opts: autocannon.Options): Promise<LoadFigures> {
+  const runs: LoadFigures[] = [];
+  for (let i = 0; i < SIZE.repeats; i++) {
+    const r = await autocannon({ duration: SIZE.duration, ...opts });
+    runs.push({
+      rps: r.requests.average,
+      p50: r.latency.p50,
+      p99: r.latency.p99,
+      errors: r.errors + r.non2xx,
+    });
+  }
+  return {
+    rps: median(runs.map((r) => r.rps)),
+    p50: median(runs.map((r) => r.p50)),
+    p99: median(runs.map((r) => r.p99)),
+    errors: runs.reduce((a, r) => a + r.errors, 0),
+  };
+}
+
+let accountCounter = 0;
+const createBody = () =>
+  JSON.stringify({
+    // A new account each time: the 24-hour publishing limit would refuse the 26th post of one.
+    user_id: String(5_000_000 + ++accountCounter),
+    content_type: 'Photo',
+    url: 'https://cdn.example.com/bench.jpg',
+    caption: 'Benchmark #bench',
+    user_tags: [{ username: 'someone', x: 0.5, y: 0.5 }],
+    token: 'EAAG-bench-token',
+    date_pub: '2030-01-01T00:00:00Z',
+  });
+
+async function apiSuite(adminUrl: string, template: string) {
+  log('\n== API overhead');
+  const url = await freshDatabase(adminUrl, template, 'bench_api');
+  const database = connect(url, { max: 4 });
+  const user = await benchUser(database);
+  const ids = await seedPosts(database, {
+    ownerId: user.id,
+    count: SIZE.seed,
+    datePub: () => new Date('2030-01-01T00:00:00Z'),
+    accounts: 1000,
+    captionPrefix: 'seed ',
+    jobs: true,
+  });
+  const ourPort = await freePort();
+  const ours = await startService(
+    { ROLE: 'api', DATABASE_URL: url, PORT: String(ourPort), HOST: '127.0.0.1' },
+    'listening on',
+  );
+  const basePort = await freePort();
+  const baseline = spawn(process.execPath, ['--import', 'tsx', 'bench/baseline-server.ts'], {
+    env: { ...process.env, DATABASE_URL: url, PORT: String(basePort) },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  await new Promise<void>((resolve) => baseline.stdout!.once('data', () => resolve()));
+
+  const headers = { authorization: `Bearer ${user.token}`, 'content-type': 'application/json' };
+  const randomId = () => ids[Math.floor(Math.random() * ids.length)]!;
+  const ops = {
+    createPost: {
+      rest: (base: string): autocannon.Options => ({
+        url: `${base}/api/v1/posts`,
+        method: 'POST',
+        headers,
+        requests: [{ setupRequest: (r) => ({ ...r, body: createBody() }) }],
+      }),
+      trpc: (base: string): autocannon.Options => ({
+        url: `${base}/trpc/posts.create`,
+        method: 'POST',
+        headers,
+        requests: [{ setupRequest: (r) => ({ ...r, body: createBody() }) }],
+      }),
+      baseline: (base: string): autocannon.Options => ({
+        url: `${base}/posts`,
+        method: 'POST',
+        headers,
+        requests: [{ setupRequest: (r) => ({ ...r, body: createBody() }) }],
+      }),
+    },
+    getPost: {
+      rest: (base: string): autocannon.Options => ({
+        url: base,
+        headers,
+        requests: [{ setupRequest: (r) => ({ ...r, path: `/api/v1/posts/${randomId()}` }) }],
+      }),
+      trpc: (base: string): autocannon.Options => ({
+        url: base,
+        headers,
+        requests: [
+          {
+            setupRequest: (r) => ({
+              ...r,
+              path: `/trpc/posts.get?input=${encodeURIComponent(JSON.stringify({ id: randomId() }))}`,
+            }),
+          },
+        ],
+      }),
+      baseline: (base: string): autocannon.Options => ({
+        url: base,
+        headers,
+        requests: [{ setupRequest: (r) => ({ ...r, path: `/posts/${randomId()}` }) }],
+      }),
+    },
+    listPosts: {
+      rest: (base: string): autocannon.Options => ({ url: `${base}/api/v1/posts?limit=50`, headers }),
+      trpc: (base: string): autocannon.Options => ({
+        url: `${base}/trpc/posts.list?input=${encodeURIComponent(JSON.stringify({ limit: 50 }))}`,
+        headers,
+      }),
+      baseline: (base: string): autocannon.Options => ({ url: `${base}/posts?limit=50`, headers }),
+    },
+  };
+  const ourBase = `http://127.0.0.1:${ourPort}`;
+  const baseBase = `http://127.0.0.1:${basePort}`;
+  const rows: Record<string, unknown>[] = [];
+  for (const [op, targets] of Object.entries(ops)) {
+    for (const connections of [1, 50]) {
+      const base = await load({ ...targets.baseline(baseBase), connections });
+      const rest = await load({ ...targets.rest(ourBase), connections });
+      const trpc = await load({ ...targets.trpc(ourBase), connections });
+      const row = {
+        op,
+        connections,
+        rest,
+        trpc,
+        baseline: base,
+        restRatio: rest.rps / base.rps,
+        trpcRatio: trpc.rps / base.rps,
+      };
+      rows.push(row);
+      log(
+        `${op} c=${connections}: REST ${rest.rps.toFixed(0)} req/s (p50 ${rest.p50} ms, p99 ${rest.p99} ms) · tRPC ${trpc.rps.toFixed(0)} · baseline ${base.rps.toFixed(0)} → REST/baseline ${(rest.rps / base.rps).toFixed(2)}`,
+      );
+    }
+  }
+  results.api = { postsPresent: SIZE.seed, durationS: SIZE.duration, repeats: SIZE.repeats, rows };
+  await ours.stop();
+  baseline.kill('SIGTERM');
+  await database.close();
+}
+
+// ---- publishing ---------------------------------------------------------------------------
+
+async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs: number, everyMs = 100) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(everyMs);
+  }
+}
+
+async function publishedCount(database: Database): Promise<number> {
+  const [row] = await database.sql<
+    { n: number }[]
+  >`select count(*)::int as n from posts where status = 'published'`;
+  return row!.n;
+}
+
+async function workers(
+  url: string,
+  graphUrl: string,
+  concurrency: number,
+  count: number,
+  role = 'worker',
+): Promise<ServiceProcess[]> {
+  const procs: ServiceProcess[] = [];
+  for (let i = 0; i < count; i++) {
+    procs.push(
+      await startService(
+        {
+          ROLE: role,
+          DATABASE_URL: url,
+          GRAPH_API_URL: graphUrl,
+          WORKER_CONCURRENCY: String(concurrency),
+          HOST: '127.0.0.1',
+          PORT: String(await freePort()),
+        },
+        'publishing worker started',
+      ),
+    );
+  }
+  return procs;
+}
+
+async function precisionSuite(adminUrl: string, template: string, fake: FakeGraph) {
+  log('\n== Publish-time precision');
+  fake.reset();
+  fake.latencyMs = 50;
+  const url = await freshDatabase(adminUrl, template, 'bench_precision');
+  const database = connect(url, { max: 4 });
+  const user = await benchUser(database);
+  const procs = await workers(url, fake.url, 10, 1);
+  const start = Date.now() + (QUICK ? 2000 : 5000);
+  const step = (SIZE.precisionSpreadS * 1000) / SIZE.precisionPosts;
+  const due = new Map<string, number>();
+  await seedPosts(database, {
+    ownerId: user.id,
+    count: SIZE.precisionPosts,
+    // Whole seconds plus a spread inside the second, as the API would store them (to the second) is too coarse here.
+    datePub: (i) => new Date(start + i * step),
+    accounts: 100,
+    captionPrefix: 'precision ',
+    jobs: true,
+  });
+  for (let i = 0; i < SIZE.precisionPosts; i++) due.set(`precision ${i}`, start + i * step);
+  await waitUntil(
+    'precision posts published',
+    async () => (await publishedCount(database)) === SIZE.precisionPosts,
+    SIZE.precisionSpreadS * 1000 + 60_000,
+    250,
+  );
+  const lags = fake.requests
+    .filter((r) => r.endpoint === 'create')
+    .map((r) => r.at - due.get(r.params.caption!)!);
+  const figures = {
+    posts: SIZE.precisionPosts,
+    spreadS: SIZE.precisionSpreadS,
+    latencyMs: 50,
+    p50: percentile(lags, 50),
+    p95: percentile(lags, 95),
+    p99: percentile(lags, 99),
+    max: Math.max(...lags),
+    min: Math.min(...lags),
+  };
+  results.precision = figures;
+  log(
+    `lag (container request − date_pub): p50 ${figures.p50} ms, p95 ${figures.p95} ms, p99 ${figures.p99} ms, max ${figures.max} ms`,
+  );
+  for (const p of procs) await p.stop();
+  await database.close();
+}
+
+async function burst(
+  adminUrl: string,
+  template: string,
+  fake: FakeGraph,
+  concurrency: number,
+  processes: number,
+  posts: number,
+  role = 'worker',
+) {
+  fake.reset();
+  fake.latencyMs = 100;
+  const url = await freshDatabase(adminUrl, template, `bench_burst_${concurrency}_${processes}`);
+  const database = connect(url, { max: 4 });
+  const user = await benchUser(database);
+  const procs = await workers(url, fake.url, concurrency, processes, role);
+  await sleep(1000);
+  const idleRss = procs[0]!.rss();
+  const due = Date.now() + 3000;
+  await seedPosts(database, {
+    ownerId: user.id,
+    count: posts,
+    datePub: () => new Date(due),
+    accounts: Math.ceil(posts / 20),
+    captionPrefix: 'burst ',
+    jobs: true,
+  });
+  await waitUntil(
+    'the burst to be published',
+    async () => (await publishedCount(database)) === posts,
+    30 * 60_000,
+    100,
+  );
+  const seconds = (Date.now() - due) / 1000;
+  const counts = [...fake.publishCounts().values()];
+  const [lost] = await database.sql<
+    { n: number }[]
+  >`select count(*)::int as n from posts where status <> 'published'`;
+  const rate = posts / seconds;
+  const ideal = (concurrency * processes) / (GRAPH_CALLS_PER_PHOTO * (fake.latencyMs / 1000));
+  const figures = {
+    posts,
+    concurrency,
+    processes,
+    seconds: Number(seconds.toFixed(2)),
+    postsPerSecond: Number(rate.toFixed(1)),
+    ideal: Number(ideal.toFixed(1)),
+    efficiency: Number((rate / ideal).toFixed(3)),
+    duplicates: counts.filter((n) => n > 1).length,
+    lost: lost!.n,
+    idleRssMb: Number((idleRss / 2 ** 20).toFixed(1)),
+    peakRssMb: Number(Math.max(...procs.map((p) => p.peakRss() / 2 ** 20)).toFixed(1)),
+  };
+  for (const p of procs) await p.stop();
+  await database.close();
+  return figures;
+}
+
+async function burstSuite(adminUrl: string, template: string, fake: FakeGraph) {
+  log('\n== Burst drain');
+  const rows = [];
+  for (const c of SIZE.concurrencies) {
+    const f = await burst(adminUrl, template, fake, c, 1, SIZE.burst);
+    rows.push(f);
+    log(
+      `c=${c}: ${f.posts} posts in ${f.seconds} s = ${f.postsPerSecond}/s (ideal ${f.ideal}/s, efficiency ${f.efficiency}), duplicates ${f.duplicates}, lost ${f.lost}`,
+    );
+  }
+  results.burst = rows;
+}
+
+async function scaleOutSuite(adminUrl: string, template: string, fake: FakeGraph) {
+  log('\n== Scale-out');
+  const c = QUICK ? 10 : 50;
+  const one = await burst(adminUrl, template, fake, c, 1, SIZE.scaleOut);
+  const two = await burst(adminUrl, template, fake, c, 2, SIZE.scaleOut);
+  results.scaleOut = {
+    concurrencyPerProcess: c,
+    one,
+    two,
+    speedup: Number((one.seconds / two.seconds).toFixed(2)),
+  };
+  log(
+    `1 process: ${one.postsPerSecond}/s · 2 processes: ${two.postsPerSecond}/s → speed-up ${(one.seconds / two.seconds).toFixed(2)}x; duplicates ${one.duplicates + two.duplicates}, lost ${one.lost + two.lost}`,
+  );
+}
+
+async function memorySuite(adminUrl: string, template: string, fake: FakeGraph) {
+  log('\n== Memory of `npm start` (ROLE=all)');
+  const url = await freshDatabase(adminUrl, template, 'bench_memory_warm');
+  const port = await freePort();
+  const proc = await startService(
+    { ROLE: 'all', DATABASE_URL: url, GRAPH_API_URL: fake.url, PORT: String(port), HOST: '127.0.0.1' },
+    'listening on',
+  );
+  const database = connect(url, { max: 2 });
+  const user = await benchUser(database);
+  // Warm up: a few hundred requests over both transports, then let it settle.
+  await autocannon({
+    url: `http://127.0.0.1:${port}/api/v1/posts?limit=50`,
+    headers: { authorization: `Bearer ${user.token}` },
+    amount: 500,
+    connections: 10,
+  });
+  await sleep(QUICK ? 1000 : 5000);
+  const idle = proc.rss();
+  await proc.stop();
+  await database.close();
+  // Peak: the same process kind working through a burst at WORKER_CONCURRENCY=50.
+  const burstFigures = await burst(adminUrl, template, fake, 50, 1, QUICK ? 60 : 5000, 'all');
+  results.memory = {
+    idleRssMb: Number((idle / 2 ** 20).toFixed(1)),
+    peakRssMb: burstFigures.peakRssMb,
+    during: `burst of ${burstFigures.posts} posts at concurrency 50`,
+  };
+  log(
+    `idle after warm-up ${(idle / 2 ** 20).toFixed(1)} MB · peak during the burst ${burstFigures.peakRssMb} MB`,
+  );
+}
+
+// ---- report ---------------------------------------------------------------------------------
+
+function report(settings: Record<string, unknown>): string {
+  const r = results as any;
+  const lines = [
+    '# Benchmark report',
+    '',
+    `- machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.platform()} ${os.release()}, Node ${process.version}`,
+    `- date: ${new Date().toISOString()}`,
+    `- commit: ${settings.commit}`,
+    `- settings: ${JSON.stringify(settings)}`,
+    '',
+  ];
+  if (r.api) {
+    lines.push(
+      '## API overhead',
+      '',
+      `${r.api.postsPresent} posts present; ${r.api.durationS} s per run, median of ${r.api.repeats} runs. Target: REST ≥ 0.75 × baseline req/s.`,
+      '',
+    );
+    lines.push(
+      '| operation | conns | REST req/s | p50 / p99 ms | tRPC req/s | p50 / p99 ms | baseline req/s | p50 / p99 ms | REST / baseline | tRPC / baseline |',
+      '|---|---|---|---|---|---|---|---|---|---|',
+    );
+    for (const x of r.api.rows)
+      lines.push(
+        `| ${x.op} | ${x.connections} | ${x.rest.rps.toFixed(0)} | ${x.rest.p50} / ${x.rest.p99} | ${x.trpc.rps.toFixed(0)} | ${x.trpc.p50} / ${x.trpc.p99} | ${x.baseline.rps.toFixed(0)} | ${x.baseline.p50} / ${x.baseline.p99} | **${x.restRatio.toFixed(2)}** | ${x.trpcRatio.toFixed(2)} |`,
+      );
+    lines.push('');
+  }
+  if (r.precision) {
+    const p = r.precision;
+    lines.push(
+      '## Publish-time precision',
+      '',
+      `${p.posts} posts spread over ${p.spreadS} s, fake Graph latency ${p.latencyMs} ms; lag = container request received − date_pub. Target: p99 ≤ 1000 ms.`,
+      '',
+      '| p50 | p95 | p99 | max |',
+      '|---|---|---|---|',
+      `| ${p.p50} ms | ${p.p95} ms | **${p.p99} ms** | ${p.max} ms |`,
+      '',
+    );
+  }
+  if (r.burst) {
+    lines.push(
+      '## Burst drain',
+      '',
+      `Photo posts due at one instant, fake Graph latency 100 ms, ${GRAPH_CALLS_PER_PHOTO} Graph calls per post. Efficiency = posts/s ÷ (concurrency ÷ (calls × latency)). Target: ≥ 0.8 at 50.`,
+      '',
+      '| concurrency | posts | seconds | posts/s | ideal/s | efficiency | duplicates | lost | peak RSS |',
+      '|---|---|---|---|---|---|---|---|---|',
+    );
+    for (const b of r.burst)
+      lines.push(
+        `| ${b.concurrency} | ${b.posts} | ${b.seconds} | ${b.postsPerSecond} | ${b.ideal} | **${b.efficiency}** | ${b.duplicates} | ${b.lost} | ${b.peakRssMb} MB |`,
+      );
+    lines.push('');
+  }
+  if (r.scaleOut) {
+    const s = r.scaleOut;
+    lines.push(
+      '## Scale-out',
+      '',
+      `The burst with one and with two worker processes (concurrency ${s.concurrencyPerProcess} each) on one database.`,
+      '',
+      '| processes | seconds | posts/s | efficiency | duplicates | lost |',
+      '|---|---|---|---|---|---|',
+      `| 1 | ${s.one.seconds} | ${s.one.postsPerSecond} | ${s.one.efficiency} | ${s.one.duplicates} | ${s.one.lost} |`,
+      `| 2 | ${s.two.seconds} | ${s.two.postsPerSecond} | ${s.two.efficiency} | ${s.two.duplicates} | ${s.two.lost} |`,
+      '',
+      `Speed-up: **${s.speedup}×**.`,
+      '',
+    );
+  }
+  if (r.memory) {
+    lines.push(
+      '## Memory',
+      '',
+      `Resident memory of the server process started as \`npm start\` runs it (ROLE=all). Targets: ≤ 150 MB idle, ≤ 350 MB peak.`,
+      '',
+      '| idle after warm-up | peak |',
+      '|---|---|',
+      `| **${r.memory.idleRssMb} MB** | **${r.memory.peakRssMb} MB** (${r.memory.during}) |`,
+      '',
+    );
+  }
+  return lines.join('\n');
+}
+
+async function main() {
+  const startedAt = Date.now();
+  // Measure what `npm start` runs: the compiled build.
+  execSync('npx tsc -p tsconfig.build.json', { cwd: root, stdio: 'inherit' });
+  const { adminUrl, stop } = await cluster();
+  const template = `bench_template_${process.pid}`;
+  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
+  await admin.unsafe(`drop database if exists "${template}"`);
+  await admin.unsafe(`create database "${template}"`);
+  await migrateDatabase(withDatabase(adminUrl, template));
+  const fake = new FakeGraph({ latencyMs: 100, quotaTotal: 100 });
+  await fake.start();
+  const suites: Record<string, () => Promise<void>> = {
+    api: () => apiSuite(adminUrl, template),
+    precision: () => precisionSuite(adminUrl, template, fake),
+    burst: () => burstSuite(adminUrl, template, fake),
+    scaleout: () => scaleOutSuite(adminUrl, template, fake),
+    memory: () => memorySuite(adminUrl, template, fake),
+  };
+  try {
+    for (const [name, run] of Object.entries(suites)) {
+      if (args.only && !args.only.split(',').includes(name)) continue;
+      await run();
+    }
+  } finally {
+    await fake.stop();
+    const dbs = await admin<
+      { datname: string }[]
+    >`select datname from pg_database where datname like 'bench_%'`;
+    for (const { datname } of dbs) await admin.unsafe(`drop database if exists "${datname}" with (force)`);
+    await admin.end();
+    await stop();
+  }
+  let commit = 'unknown';
+  try {
+    commit = execSync('git rev-parse --short HEAD', { cwd: root, encoding: 'utf8' }).trim();
+  } catch {
+    /* not a checkout */
+  }
+  const settings = {
+    quick: QUICK,
+    commit,
+    durationS: Math.round((Date.now() - startedAt) / 1000),
+    database: process.env.DATABASE_URL ? 'DATABASE_URL' : 'embedded PostgreSQL 17',
+  };
+  const out = args.out!;
+  mkdirSync(path.join(out, 'results'), { recursive: true });
+  writeFileSync(
+    path.join(out, 'results', 'latest.json'),
+    `${JSON.stringify({ settings, ...results }, null, 2)}\n`,
+  );
+  writeFileSync(path.join(out, 'REPORT.md'), `${report(settings)}\n`);
+  log(
+    `\nwrote ${path.join(out, 'results', 'latest.json')} and ${path.join(out, 'REPORT.md')} (${settings.durationS} s)`,
+  );
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    process.stderr.write(`bench failed: ${error instanceof Error ? error.stack : String(error)}\n`);
+    process.exit(1);
+  },
+);
