@@ -3,7 +3,8 @@ import { encodeBase32LowerCaseNoPadding, encodeHexLowerCase } from '@oslojs/enco
 import { eq, lt, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../db/client.ts';
 import { AppError } from '../errors.ts';
-import { sessions, users } from '../db/schema.ts';
+import { rowMapper } from '../db/rows.ts';
+import { sessions } from '../db/schema.ts';
 
 export type SessionKind = 'login' | 'api';
 
@@ -54,41 +55,7 @@ export async function createSession(
   return { token, expiresAt };
 }
 
-/** The session-and-user query runs on every request: built once per pool, not per call. */
-const lookups = new WeakMap<DbOrTx, ReturnType<typeof buildSessionLookup>>();
-
-function buildSessionLookup(db: DbOrTx) {
-  return db
-    .select({
-      session: {
-        id: sessions.id,
-        userId: sessions.userId,
-        kind: sessions.kind,
-        label: sessions.label,
-        ttlSeconds: sessions.ttlSeconds,
-        expiresAt: sessions.expiresAt,
-      },
-      user: {
-        id: users.id,
-        username: users.username,
-        createdAt: users.createdAt,
-        updatedAt: users.updatedAt,
-      },
-    })
-    .from(sessions)
-    .innerJoin(users, eq(users.id, sessions.userId))
-    .where(eq(sessions.id, sql.placeholder('id')))
-    .prepare('session_lookup');
-}
-
-function sessionLookup(db: DbOrTx) {
-  let query = lookups.get(db);
-  if (!query) {
-    query = buildSessionLookup(db);
-    lookups.set(db, query);
-  }
-  return query;
-}
+const toSession = rowMapper(sessions);
 
 /**
  * Returns the session and its user, or null when the token is unknown or
@@ -101,9 +68,20 @@ export async function validateSessionToken(
   now: Date = new Date(),
 ): Promise<{ session: ValidSession; user: SessionUser } | null> {
   const id = sessionIdFromToken(token);
-  const [row] = await sessionLookup(db).execute({ id });
+  // Runs on every authenticated request, hence plain SQL (see db/rows.ts).
+  const [row] = await db.execute<
+    Record<string, unknown> & { username: string; user_created_at: string; user_updated_at: string }
+  >(sql`
+    select s.*, u.username, u.created_at as user_created_at, u.updated_at as user_updated_at
+    from sessions s join users u on u.id = s.user_id where s.id = ${id}`);
   if (!row) return null;
-  const { session, user } = row;
+  const { createdAt: _created, ...session } = toSession(row);
+  const user: SessionUser = {
+    id: session.userId,
+    username: row.username,
+    createdAt: new Date(row.user_created_at),
+    updatedAt: new Date(row.user_updated_at),
+  };
   if (session.expiresAt.getTime() <= now.getTime()) {
     await db.delete(sessions).where(eq(sessions.id, id));
     return null;

@@ -1,5 +1,6 @@
-import { and, asc, desc, eq, inArray, lt } from 'drizzle-orm';
+import { and, asc, eq, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../db/client.ts';
+import { rowMapper } from '../db/rows.ts';
 import { postEvents, posts, postUserTags, type PostEventType, type PostError } from '../db/schema.ts';
 import type { TokenCipher } from '../crypto/token-cipher.ts';
 import { AppError } from '../errors.ts';
@@ -86,17 +87,15 @@ export async function appendEvent(
 async function tagsByPost(db: DbOrTx, postIds: number[]): Promise<Map<number, TagRow[]>> {
   const map = new Map<number, TagRow[]>(postIds.map((id) => [id, []]));
   if (postIds.length === 0) return map;
-  const rows = await db
-    .select({
-      postId: postUserTags.postId,
-      username: postUserTags.username,
-      x: postUserTags.x,
-      y: postUserTags.y,
-    })
-    .from(postUserTags)
-    .where(inArray(postUserTags.postId, postIds))
-    .orderBy(asc(postUserTags.postId), asc(postUserTags.position));
-  for (const row of rows) map.get(row.postId)!.push(row);
+  const rows = await db.execute<{
+    post_id: string;
+    username: string;
+    x: number | null;
+    y: number | null;
+  }>(sql`
+    select post_id, username, x, y from post_user_tags
+    where post_id = any(${`{${postIds.join(',')}}`}::bigint[]) order by post_id, position`);
+  for (const row of rows) map.get(Number(row.post_id))!.push({ username: row.username, x: row.x, y: row.y });
   return map;
 }
 
@@ -147,14 +146,13 @@ export async function createPost(
   return toPostOutput(post, tags);
 }
 
+const toPostRow = rowMapper(posts);
+
 export async function getPost(db: DbOrTx, ownerId: number, id: number): Promise<PostOutput> {
-  const [row] = await db
-    .select()
-    .from(posts)
-    .where(and(eq(posts.id, id), eq(posts.ownerId, ownerId)));
+  const [row] = await db.execute(sql`select * from posts where id = ${id} and owner_id = ${ownerId}`);
   // Another user's post is "not found": its existence is not theirs to learn.
   if (!row) throw new AppError('POST_NOT_FOUND');
-  return toPostOutput(row, (await tagsByPost(db, [id])).get(id)!);
+  return toPostOutput(toPostRow(row), (await tagsByPost(db, [id])).get(id)!);
 }
 
 function encodeCursor(id: number): string {
@@ -177,19 +175,16 @@ export async function listPosts(
   ownerId: number,
   input: ListPostsInput,
 ): Promise<{ items: PostOutput[]; next_cursor: string | null }> {
-  const rows = await db
-    .select()
-    .from(posts)
-    .where(
-      and(
-        eq(posts.ownerId, ownerId),
-        input.user_id ? eq(posts.igUserId, input.user_id) : undefined,
-        input.status ? eq(posts.status, input.status) : undefined,
-        input.cursor ? lt(posts.id, decodeCursor(input.cursor)) : undefined,
-      ),
-    )
-    .orderBy(desc(posts.id))
-    .limit(input.limit + 1);
+  const filters = [
+    sql`owner_id = ${ownerId}`,
+    input.user_id ? sql`ig_user_id = ${input.user_id}` : undefined,
+    input.status ? sql`status = ${input.status}` : undefined,
+    input.cursor ? sql`id < ${decodeCursor(input.cursor)}` : undefined,
+  ].filter((f) => f !== undefined);
+  const raw = await db.execute(
+    sql`select * from posts where ${sql.join(filters, sql` and `)} order by id desc limit ${input.limit + 1}`,
+  );
+  const rows = raw.map(toPostRow);
   const page = rows.slice(0, input.limit);
   const tags = await tagsByPost(
     db,
