@@ -97,22 +97,37 @@ interface LoadFigures {
   errors: number;
 }
 
-async function load(opts: autocannon.Options): Promise<LoadFigures> {
-  const runs: LoadFigures[] = [];
+async function loadOnce(opts: autocannon.Options): Promise<LoadFigures> {
+  const r = await autocannon({ duration: SIZE.duration, ...opts });
+  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors + r.non2xx };
+}
+
+const medianOf = (runs: LoadFigures[]): LoadFigures => ({
+  rps: median(runs.map((r) => r.rps)),
+  p50: median(runs.map((r) => r.p50)),
+  p99: median(runs.map((r) => r.p99)),
+  errors: runs.reduce((a, r) => a + r.errors, 0),
+});
+
+/**
+ * Baseline, REST and tRPC back to back in every repeat, so drift in the
+ * machine's speed hits all three alike; ratios are medians of per-repeat ratios.
+ */
+async function compare(targets: {
+  baseline: autocannon.Options;
+  rest: autocannon.Options;
+  trpc: autocannon.Options;
+}) {
+  const runs = { baseline: [] as LoadFigures[], rest: [] as LoadFigures[], trpc: [] as LoadFigures[] };
   for (let i = 0; i < SIZE.repeats; i++) {
-    const r = await autocannon({ duration: SIZE.duration, ...opts });
-    runs.push({
-      rps: r.requests.average,
-      p50: r.latency.p50,
-      p99: r.latency.p99,
-      errors: r.errors + r.non2xx,
-    });
+    for (const side of ['baseline', 'rest', 'trpc'] as const) runs[side].push(await loadOnce(targets[side]));
   }
   return {
-    rps: median(runs.map((r) => r.rps)),
-    p50: median(runs.map((r) => r.p50)),
-    p99: median(runs.map((r) => r.p99)),
-    errors: runs.reduce((a, r) => a + r.errors, 0),
+    baseline: medianOf(runs.baseline),
+    rest: medianOf(runs.rest),
+    trpc: medianOf(runs.trpc),
+    restRatio: median(runs.rest.map((r, i) => r.rps / runs.baseline[i]!.rps)),
+    trpcRatio: median(runs.trpc.map((r, i) => r.rps / runs.baseline[i]!.rps)),
   };
 }
 
@@ -215,18 +230,13 @@ async function apiSuite(adminUrl: string, template: string) {
   const rows: Record<string, unknown>[] = [];
   for (const [op, targets] of Object.entries(ops)) {
     for (const connections of [1, 50]) {
-      const base = await load({ ...targets.baseline(baseBase), connections });
-      const rest = await load({ ...targets.rest(ourBase), connections });
-      const trpc = await load({ ...targets.trpc(ourBase), connections });
-      const row = {
-        op,
-        connections,
-        rest,
-        trpc,
-        baseline: base,
-        restRatio: rest.rps / base.rps,
-        trpcRatio: trpc.rps / base.rps,
-      };
+      const measured = await compare({
+        baseline: { ...targets.baseline(baseBase), connections },
+        rest: { ...targets.rest(ourBase), connections },
+        trpc: { ...targets.trpc(ourBase), connections },
+      });
+      const { rest, trpc, baseline: base } = measured;
+      const row = { op, connections, ...measured };
       rows.push(row);
       log(
         `${op} c=${connections}: REST ${rest.rps.toFixed(0)} req/s (p50 ${rest.p50} ms, p99 ${rest.p99} ms) · tRPC ${trpc.rps.toFixed(0)} · baseline ${base.rps.toFixed(0)} → REST/baseline ${(rest.rps / base.rps).toFixed(2)}`,
@@ -466,7 +476,7 @@ function report(settings: Record<string, unknown>): string {
     lines.push(
       '## API overhead',
       '',
-      `${r.api.postsPresent} posts present; ${r.api.durationS} s per run, median of ${r.api.repeats} runs. Target: REST ≥ 0.75 × baseline req/s.`,
+      `${r.api.postsPresent} posts present; ${r.api.durationS} s per run; baseline, REST and tRPC interleaved ${r.api.repeats} times; medians, and ratios as medians of per-repeat ratios. Target: REST ≥ 0.75 × baseline req/s.`,
       '',
     );
     lines.push(

@@ -1,4 +1,4 @@
-import { and, asc, eq, sql } from 'drizzle-orm';
+import { and, asc, eq, sql, type SQL } from 'drizzle-orm';
 import type { DbOrTx } from '../db/client.ts';
 import { rowMapper } from '../db/rows.ts';
 import { postEvents, posts, postUserTags, type PostEventType, type PostError } from '../db/schema.ts';
@@ -148,11 +148,25 @@ export async function createPost(
 
 const toPostRow = rowMapper(posts);
 
+/**
+ * Posts with their tags in one round trip (reads are the hot path; see
+ * bench/REPORT.md). `filter` is a condition on `p`.
+ */
+async function selectPosts(db: DbOrTx, filter: SQL, limit: number): Promise<PostOutput[]> {
+  const rows = await db.execute<Record<string, unknown> & { user_tags: TagRow[] }>(sql`
+    select p.*, (
+      select coalesce(json_agg(json_build_object('username', t.username, 'x', t.x, 'y', t.y) order by t.position), '[]'::json)
+      from post_user_tags t where t.post_id = p.id
+    ) as user_tags
+    from posts p where ${filter} order by p.id desc limit ${limit}`);
+  return rows.map((row) => toPostOutput(toPostRow(row), row.user_tags));
+}
+
 export async function getPost(db: DbOrTx, ownerId: number, id: number): Promise<PostOutput> {
-  const [row] = await db.execute(sql`select * from posts where id = ${id} and owner_id = ${ownerId}`);
+  const [post] = await selectPosts(db, sql`p.id = ${id} and p.owner_id = ${ownerId}`, 1);
   // Another user's post is "not found": its existence is not theirs to learn.
-  if (!row) throw new AppError('POST_NOT_FOUND');
-  return toPostOutput(toPostRow(row), (await tagsByPost(db, [id])).get(id)!);
+  if (!post) throw new AppError('POST_NOT_FOUND');
+  return post;
 }
 
 function encodeCursor(id: number): string {
@@ -176,24 +190,14 @@ export async function listPosts(
   input: ListPostsInput,
 ): Promise<{ items: PostOutput[]; next_cursor: string | null }> {
   const filters = [
-    sql`owner_id = ${ownerId}`,
-    input.user_id ? sql`ig_user_id = ${input.user_id}` : undefined,
-    input.status ? sql`status = ${input.status}` : undefined,
-    input.cursor ? sql`id < ${decodeCursor(input.cursor)}` : undefined,
+    sql`p.owner_id = ${ownerId}`,
+    input.user_id ? sql`p.ig_user_id = ${input.user_id}` : undefined,
+    input.status ? sql`p.status = ${input.status}` : undefined,
+    input.cursor ? sql`p.id < ${decodeCursor(input.cursor)}` : undefined,
   ].filter((f) => f !== undefined);
-  const raw = await db.execute(
-    sql`select * from posts where ${sql.join(filters, sql` and `)} order by id desc limit ${input.limit + 1}`,
-  );
-  const rows = raw.map(toPostRow);
+  const rows = await selectPosts(db, sql.join(filters, sql` and `), input.limit + 1);
   const page = rows.slice(0, input.limit);
-  const tags = await tagsByPost(
-    db,
-    page.map((r) => r.id),
-  );
-  return {
-    items: page.map((r) => toPostOutput(r, tags.get(r.id)!)),
-    next_cursor: rows.length > input.limit ? encodeCursor(page.at(-1)!.id) : null,
-  };
+  return { items: page, next_cursor: rows.length > input.limit ? encodeCursor(page.at(-1)!.id) : null };
 }
 
 /** Locks the caller's post for the rest of the transaction. */
