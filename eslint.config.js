@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', '.data/', 'drizzle/', 'sdk/src/generated/', 'bench/results/'] },
+  { ignores: ['node_modules/', '.data/', 'dist/', 'drizzle/', 'sdk/src/generated/', 'bench/results/'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

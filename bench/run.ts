@@ -7,7 +7,7 @@
  */
 import { spawn } from 'node:child_process';
 import { execSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, chmodSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -39,7 +39,7 @@ const { values: args } = parseArgs({
     only: { type: 'string' },
   },
 });
-const QUICK = args.quick!;
+const QUICK = args.quick === true;
 const SIZE = QUICK
   ? {
       seed: 300,
@@ -167,7 +167,7 @@ async function apiSuite(adminUrl: string, template: string) {
     env: { ...process.env, DATABASE_URL: url, PORT: String(basePort) },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  await new Promise<void>((resolve) => baseline.stdout!.once('data', () => resolve()));
+  await new Promise<void>((resolve) => baseline.stdout?.once('data', () => resolve()));
 
   const headers = { authorization: `Bearer ${user.token}`, 'content-type': 'application/json' };
   const randomId = () => ids[Math.floor(Math.random() * ids.length)]!;
@@ -407,7 +407,7 @@ async function burstSuite(adminUrl: string, template: string, fake: FakeGraph) {
       `c=${c}: ${f.posts} posts in ${f.seconds} s = ${f.postsPerSecond}/s (ideal ${f.ideal}/s, efficiency ${f.efficiency}), duplicates ${f.duplicates}, lost ${f.lost}`,
     );
   }
-  results.burst = rows;
+  results.burst = { rows };
 }
 
 async function scaleOutSuite(adminUrl: string, template: string, fake: FakeGraph) {
@@ -468,13 +468,17 @@ function report(settings: Record<string, unknown>): string {
     '',
     `- machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.platform()} ${os.release()}, Node ${process.version}`,
     `- date: ${new Date().toISOString()}`,
-    `- commit: ${settings.commit}`,
+    `- commit: ${String(settings.commit)}`,
     `- settings: ${JSON.stringify(settings)}`,
     '',
   ];
+  const measured = (section: { commit?: string; measuredAt?: string }) =>
+    section.commit ? `_Measured ${section.measuredAt} at commit ${section.commit}._` : '';
   if (r.api) {
     lines.push(
       '## API overhead',
+      '',
+      measured(r.api),
       '',
       `${r.api.postsPresent} posts present; ${r.api.durationS} s per run; baseline, REST and tRPC interleaved ${r.api.repeats} times; medians, and ratios as medians of per-repeat ratios. Target: REST ≥ 0.75 × baseline req/s.`,
       '',
@@ -494,6 +498,8 @@ function report(settings: Record<string, unknown>): string {
     lines.push(
       '## Publish-time precision',
       '',
+      measured(p),
+      '',
       `${p.posts} posts spread over ${p.spreadS} s, fake Graph latency ${p.latencyMs} ms; lag = container request received − date_pub. Target: p99 ≤ 1000 ms.`,
       '',
       '| p50 | p95 | p99 | max |',
@@ -506,12 +512,14 @@ function report(settings: Record<string, unknown>): string {
     lines.push(
       '## Burst drain',
       '',
+      measured(r.burst),
+      '',
       `Photo posts due at one instant, fake Graph latency 100 ms, ${GRAPH_CALLS_PER_PHOTO} Graph calls per post. Efficiency = posts/s ÷ (concurrency ÷ (calls × latency)). Target: ≥ 0.8 at 50.`,
       '',
       '| concurrency | posts | seconds | posts/s | ideal/s | efficiency | duplicates | lost | peak RSS |',
       '|---|---|---|---|---|---|---|---|---|',
     );
-    for (const b of r.burst)
+    for (const b of r.burst.rows)
       lines.push(
         `| ${b.concurrency} | ${b.posts} | ${b.seconds} | ${b.postsPerSecond} | ${b.ideal} | **${b.efficiency}** | ${b.duplicates} | ${b.lost} | ${b.peakRssMb} MB |`,
       );
@@ -521,6 +529,8 @@ function report(settings: Record<string, unknown>): string {
     const s = r.scaleOut;
     lines.push(
       '## Scale-out',
+      '',
+      measured(s),
       '',
       `The burst with one and with two worker processes (concurrency ${s.concurrencyPerProcess} each) on one database.`,
       '',
@@ -536,6 +546,8 @@ function report(settings: Record<string, unknown>): string {
   if (r.memory) {
     lines.push(
       '## Memory',
+      '',
+      measured(r.memory),
       '',
       `Resident memory of the server process started as \`npm start\` runs it (ROLE=all). Targets: ≤ 150 MB idle, ≤ 350 MB peak.`,
       '',
@@ -567,10 +579,20 @@ async function main() {
     scaleout: () => scaleOutSuite(adminUrl, template, fake),
     memory: () => memorySuite(adminUrl, template, fake),
   };
+  let commit = 'unknown';
+  try {
+    commit = execSync('git rev-parse --short HEAD', { cwd: root, encoding: 'utf8' }).trim();
+  } catch {
+    /* not a checkout */
+  }
+  const sectionOf: Record<string, string> = { scaleout: 'scaleOut' };
   try {
     for (const [name, run] of Object.entries(suites)) {
       if (args.only && !args.only.split(',').includes(name)) continue;
       await run();
+      const section = results[sectionOf[name] ?? name];
+      if (section && typeof section === 'object' && !Array.isArray(section))
+        Object.assign(section, { commit, measuredAt: new Date().toISOString() });
     }
   } finally {
     await fake.stop();
@@ -581,24 +603,22 @@ async function main() {
     await admin.end();
     await stop();
   }
-  let commit = 'unknown';
-  try {
-    commit = execSync('git rev-parse --short HEAD', { cwd: root, encoding: 'utf8' }).trim();
-  } catch {
-    /* not a checkout */
-  }
   const settings = {
     quick: QUICK,
     commit,
     durationS: Math.round((Date.now() - startedAt) / 1000),
     database: process.env.DATABASE_URL ? 'DATABASE_URL' : 'embedded PostgreSQL 17',
   };
-  const out = args.out!;
+  const out = args.out ?? path.join(root, 'bench');
   mkdirSync(path.join(out, 'results'), { recursive: true });
-  writeFileSync(
-    path.join(out, 'results', 'latest.json'),
-    `${JSON.stringify({ settings, ...results }, null, 2)}\n`,
-  );
+  const file = path.join(out, 'results', 'latest.json');
+  // A partial run (--only) updates its sections and keeps the others.
+  if (args.only && existsSync(file)) {
+    const previous = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    for (const [key, value] of Object.entries(previous))
+      if (key !== 'settings' && !(key in results)) results[key] = value;
+  }
+  writeFileSync(file, `${JSON.stringify({ settings, ...results }, null, 2)}\n`);
   writeFileSync(path.join(out, 'REPORT.md'), `${report(settings)}\n`);
   log(
     `\nwrote ${path.join(out, 'results', 'latest.json')} and ${path.join(out, 'REPORT.md')} (${settings.durationS} s)`,

@@ -27,7 +27,7 @@ describe('npm run bench -- --quick', () => {
       }
     }
     expect(results.precision.p99).toBeGreaterThanOrEqual(0);
-    for (const burst of [...results.burst, results.scaleOut.one, results.scaleOut.two]) {
+    for (const burst of [...results.burst.rows, results.scaleOut.one, results.scaleOut.two]) {
       expect(burst.duplicates).toBe(0);
       expect(burst.lost).toBe(0);
       expect(burst.postsPerSecond).toBeGreaterThan(0);

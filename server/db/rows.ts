@@ -18,6 +18,7 @@ export function rowMapper<T extends Table>(table: T): (row: Record<string, unkno
       const value = row[name];
       out[key] = value === null || value === undefined ? null : column.mapFromDriverValue(value);
     }
-    return out as T['$inferSelect'];
+    // The keys and decoders come from the table itself, so the shape is the table's.
+    return out;
   };
 }

@@ -1,4 +1,4 @@
-import { sql } from 'drizzle-orm';
+import { sql, type SQL } from 'drizzle-orm';
 import type { DbOrTx } from '../db/client.ts';
 
 export const PUBLISH_TASK = 'publish_post';
@@ -11,10 +11,18 @@ export const publishJobKey = (postId: number) => `post:${postId}`;
  * graphile-worker's add_job can return NULL when it races another writer on
  * the same job key; that is retried a few times before giving up.
  */
-export async function schedulePublishJob(db: DbOrTx, postId: number, runAt: Date): Promise<void> {
+export async function schedulePublishJob(
+  db: DbOrTx,
+  postId: number,
+  runAt: Date,
+  /** An event to append in the same statement (one round trip instead of two). */
+  event?: SQL,
+): Promise<void> {
   for (let attempt = 1; ; attempt++) {
+    // Only the first attempt carries the event: a retry must not append it twice.
+    const withEvent = event && attempt === 1 ? sql`with event as (${event}) ` : sql``;
     const rows = await db.execute<{ id: string | null }>(sql`
-      select (graphile_worker.add_job(
+      ${withEvent}select (graphile_worker.add_job(
         ${PUBLISH_TASK},
         json_build_object('postId', ${postId}::bigint),
         run_at := ${runAt.toISOString()}::timestamptz,

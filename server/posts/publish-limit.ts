@@ -1,6 +1,5 @@
-import { and, gt, lt, ne, eq, sql } from 'drizzle-orm';
+import { sql } from 'drizzle-orm';
 import type { DbOrTx } from '../db/client.ts';
-import { posts } from '../db/schema.ts';
 import { AppError } from '../errors.ts';
 import { formatInstant } from '../lib/time.ts';
 
@@ -35,20 +34,12 @@ export async function assertWithinPublishLimit(
     sql`select pg_advisory_xact_lock(hashtextextended(${`publish-limit:${opts.igUserId}`}, 0))`,
   );
   const at = opts.at.getTime();
-  const when = sql<Date>`coalesce(${posts.publishedAt}, ${posts.datePub})`;
-  const rows = await tx
-    .select({ when })
-    .from(posts)
-    .where(
-      and(
-        eq(posts.igUserId, opts.igUserId),
-        ne(posts.status, 'failed'),
-        opts.excludePostId ? ne(posts.id, opts.excludePostId) : undefined,
-        gt(posts.datePub, new Date(at - 2 * DAY_MS)),
-        lt(posts.datePub, new Date(at + DAY_MS)),
-      ),
-    );
-  const others = rows.map((r) => new Date(r.when).getTime());
+  const rows = await tx.execute<{ at: string }>(sql`
+    select coalesce(published_at, date_pub) as at from posts
+    where ig_user_id = ${opts.igUserId} and status <> 'failed' and id <> ${opts.excludePostId ?? 0}
+      and date_pub > ${new Date(at - 2 * DAY_MS).toISOString()}::timestamptz
+      and date_pub < ${new Date(at + DAY_MS).toISOString()}::timestamptz`);
+  const others = rows.map((r) => new Date(r.at).getTime());
   if (busiestWindow(at, others) > opts.limit) {
     throw new AppError(
       'PUBLISH_LIMIT_REACHED',

@@ -72,6 +72,17 @@ function resolveDatePub(datePub: string | null | undefined, now: Date): Date {
   return wholeSecond(at.getTime() < now.getTime() ? now : at);
 }
 
+/** The INSERT of one history event, to run alone (appendEvent) or beside another statement. */
+export function eventInsert(
+  postId: number,
+  type: PostEventType,
+  message: string,
+  extra: { datePub?: Date | null; error?: PostError | null } = {},
+): SQL {
+  return sql`insert into post_events (post_id, type, message, date_pub, error) values (${postId}, ${type}, ${message},
+    ${extra.datePub?.toISOString() ?? null}::timestamptz, ${extra.error ? JSON.stringify(extra.error) : null}::jsonb)`;
+}
+
 export async function appendEvent(
   tx: DbOrTx,
   postId: number,
@@ -79,9 +90,7 @@ export async function appendEvent(
   message: string,
   extra: { datePub?: Date | null; error?: PostError | null } = {},
 ): Promise<void> {
-  await tx
-    .insert(postEvents)
-    .values({ postId, type, message, datePub: extra.datePub ?? null, error: extra.error ?? null });
+  await tx.execute(eventInsert(postId, type, message, extra));
 }
 
 async function tagsByPost(db: DbOrTx, postIds: number[]): Promise<Map<number, TagRow[]>> {
@@ -112,6 +121,8 @@ async function writeTags(tx: DbOrTx, postId: number, tags: TagInput, replace: bo
   return rows;
 }
 
+const toPostRow = rowMapper(posts);
+
 export async function createPost(
   tx: DbOrTx,
   ownerId: number,
@@ -122,31 +133,24 @@ export async function createPost(
   const datePub = resolveDatePub(input.date_pub, now);
   await assertWithinPublishLimit(tx, { igUserId: input.user_id, at: datePub, limit: deps.publishLimit });
   const sealed = deps.cipher.seal(input.token);
-  const [row] = await tx
-    .insert(posts)
-    .values({
-      ownerId,
-      igUserId: input.user_id,
-      contentType: input.content_type,
-      url: input.url,
-      caption: input.caption ?? null,
-      locationId: input.location_id ?? null,
-      thumbOffset: input.thumb_offset ?? null,
-      tokenKeyId: sealed.keyId,
-      tokenCiphertext: sealed.ciphertext,
-      datePub,
-      createdAt: now,
-      updatedAt: now,
-    })
-    .returning();
-  const post = row!;
+  // Plain SQL on this hot path: drizzle's builders cost more CPU than the statements (bench/REPORT.md).
+  const [row] = await tx.execute(sql`
+    insert into posts (owner_id, ig_user_id, content_type, url, caption, location_id, thumb_offset,
+                       token_key_id, token_ciphertext, date_pub, created_at, updated_at)
+    values (${ownerId}, ${input.user_id}, ${input.content_type}, ${input.url}, ${input.caption ?? null},
+            ${input.location_id ?? null}, ${input.thumb_offset ?? null}, ${sealed.keyId}, ${sealed.ciphertext},
+            ${datePub.toISOString()}::timestamptz, ${now.toISOString()}::timestamptz, ${now.toISOString()}::timestamptz)
+    returning *`);
+  const post = toPostRow(row!);
   const tags = await writeTags(tx, post.id, input.user_tags ?? [], false);
-  await appendEvent(tx, post.id, 'created', `Scheduled for ${formatInstant(datePub)}.`, { datePub });
-  await schedulePublishJob(tx, post.id, datePub);
+  await schedulePublishJob(
+    tx,
+    post.id,
+    datePub,
+    eventInsert(post.id, 'created', `Scheduled for ${formatInstant(datePub)}.`, { datePub }),
+  );
   return toPostOutput(post, tags);
 }
-
-const toPostRow = rowMapper(posts);
 
 /**
  * Posts with their tags in one round trip (reads are the hot path; see
@@ -309,15 +313,21 @@ export async function updatePost(
       'updated',
       changed.length > 0 ? `Changed ${changed.join(', ')}.` : 'Saved with no changes.',
     );
-  if (moved || wasFailed)
-    await appendEvent(
-      tx,
-      current.id,
-      'rescheduled',
-      wasFailed ? `Scheduled again for ${formatInstant(datePub)}.` : `Moved to ${formatInstant(datePub)}.`,
-      { datePub },
-    );
-  await schedulePublishJob(tx, current.id, datePub);
+  await schedulePublishJob(
+    tx,
+    current.id,
+    datePub,
+    moved || wasFailed
+      ? eventInsert(
+          current.id,
+          'rescheduled',
+          wasFailed
+            ? `Scheduled again for ${formatInstant(datePub)}.`
+            : `Moved to ${formatInstant(datePub)}.`,
+          { datePub },
+        )
+      : undefined,
+  );
   return toPostOutput(row!, tags);
 }
 

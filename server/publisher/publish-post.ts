@@ -7,7 +7,7 @@ import type { ContainerStatus, GraphClient } from '../graph/graph-client.ts';
 import { schedulePublishJob } from '../jobs/publish-job.ts';
 import { formatInstant } from '../lib/time.ts';
 import type { Logger } from '../logger.ts';
-import { appendEvent } from '../posts/service.ts';
+import { appendEvent, eventInsert } from '../posts/service.ts';
 
 type PostRow = typeof posts.$inferSelect;
 
@@ -363,12 +363,17 @@ async function handOver(
       leaseExpiresAt: new Date(runAt + deps.settings.leaseMs),
       ...(extra.status ? { status: extra.status } : {}),
     });
-    if (record)
-      await appendEvent(tx, post.id, event, message, {
-        datePub: at,
-        ...(extra.error ? { error: extra.error } : {}),
-      });
-    await schedulePublishJob(tx, post.id, at);
+    await schedulePublishJob(
+      tx,
+      post.id,
+      at,
+      record
+        ? eventInsert(post.id, event, message, {
+            datePub: at,
+            ...(extra.error ? { error: extra.error } : {}),
+          })
+        : undefined,
+    );
   });
 }
 

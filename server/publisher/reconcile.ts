@@ -2,7 +2,7 @@ import { sql } from 'drizzle-orm';
 import type { Db } from '../db/client.ts';
 import { schedulePublishJob } from '../jobs/publish-job.ts';
 import type { Logger } from '../logger.ts';
-import { appendEvent } from '../posts/service.ts';
+import { eventInsert } from '../posts/service.ts';
 
 /**
  * Puts stuck posts back on track; runs every minute (graphile-worker
@@ -48,10 +48,12 @@ export async function reconcile(
     limit 1000`);
   for (const row of stuck) {
     const id = Number(row.id);
-    await db.transaction(async (tx) => {
-      await appendEvent(tx, id, 'recovered', 'Picked up again: its publishing job had gone missing.');
-      await schedulePublishJob(tx, id, new Date());
-    });
+    await schedulePublishJob(
+      db,
+      id,
+      new Date(),
+      eventInsert(id, 'recovered', 'Picked up again: its publishing job had gone missing.'),
+    );
   }
   if (stuck.length > 0) logger.warn({ posts: stuck.length }, 're-added publishing jobs for stuck posts');
 
