@@ -21,6 +21,8 @@ import { FakeGraph } from '../server/graph/fake-graph.ts';
 import { createLogger } from '../server/logger.ts';
 import {
   benchUser,
+  machineCpu,
+  processCpuSeconds,
   freshDatabase,
   median,
   percentile,
@@ -358,6 +360,8 @@ async function burst(
   await sleep(1000);
   const idleRss = procs[0]!.rss();
   const due = Date.now() + 3000;
+  const cpuBefore = machineCpu();
+  const workerCpuBefore = procs.map((p) => processCpuSeconds(p.pid));
   await seedPosts(database, {
     ownerId: user.id,
     count: posts,
@@ -373,6 +377,8 @@ async function burst(
     100,
   );
   const seconds = (Date.now() - due) / 1000;
+  const cpuAfter = machineCpu();
+  const workerCpu = procs.reduce((sum, p, i) => sum + processCpuSeconds(p.pid) - workerCpuBefore[i]!, 0);
   const counts = [...fake.publishCounts().values()];
   const [lost] = await database.sql<
     { n: number }[]
@@ -389,6 +395,12 @@ async function burst(
     efficiency: Number((rate / ideal).toFixed(3)),
     duplicates: counts.filter((n) => n > 1).length,
     lost: lost!.n,
+    /** Share of both cores busy (any process) from the due instant to the last publish. */
+    machineCpuBusy: Number(
+      ((cpuAfter.busy - cpuBefore.busy) / (cpuAfter.total - cpuBefore.total)).toFixed(3),
+    ),
+    /** CPU milliseconds the worker process(es) spent per post. */
+    workerCpuMsPerPost: Number(((workerCpu * 1000) / posts).toFixed(2)),
     idleRssMb: Number((idleRss / 2 ** 20).toFixed(1)),
     peakRssMb: Number(Math.max(...procs.map((p) => p.peakRss() / 2 ** 20)).toFixed(1)),
   };
@@ -472,6 +484,10 @@ function report(settings: Record<string, unknown>): string {
     `- settings: ${JSON.stringify(settings)}`,
     '',
   ];
+  const cpu = (b: { machineCpuBusy?: number; workerCpuMsPerPost?: number }) =>
+    b.machineCpuBusy === undefined
+      ? 'n/a | n/a'
+      : `${(b.machineCpuBusy * 100).toFixed(0)}% | ${b.workerCpuMsPerPost} ms`;
   const measured = (section: { commit?: string; measuredAt?: string }) =>
     section.commit ? `_Measured ${section.measuredAt} at commit ${section.commit}._` : '';
   if (r.api) {
@@ -516,12 +532,12 @@ function report(settings: Record<string, unknown>): string {
       '',
       `Photo posts due at one instant, fake Graph latency 100 ms, ${GRAPH_CALLS_PER_PHOTO} Graph calls per post. Efficiency = posts/s ÷ (concurrency ÷ (calls × latency)). Target: ≥ 0.8 at 50.`,
       '',
-      '| concurrency | posts | seconds | posts/s | ideal/s | efficiency | duplicates | lost | peak RSS |',
-      '|---|---|---|---|---|---|---|---|---|',
+      '| concurrency | posts | seconds | posts/s | ideal/s | efficiency | CPU busy (2 cores) | worker CPU/post | duplicates | lost | peak RSS |',
+      '|---|---|---|---|---|---|---|---|---|---|---|',
     );
     for (const b of r.burst.rows)
       lines.push(
-        `| ${b.concurrency} | ${b.posts} | ${b.seconds} | ${b.postsPerSecond} | ${b.ideal} | **${b.efficiency}** | ${b.duplicates} | ${b.lost} | ${b.peakRssMb} MB |`,
+        `| ${b.concurrency} | ${b.posts} | ${b.seconds} | ${b.postsPerSecond} | ${b.ideal} | **${b.efficiency}** | ${cpu(b)} | ${b.duplicates} | ${b.lost} | ${b.peakRssMb} MB |`,
       );
     lines.push('');
   }
@@ -534,10 +550,10 @@ function report(settings: Record<string, unknown>): string {
       '',
       `The burst with one and with two worker processes (concurrency ${s.concurrencyPerProcess} each) on one database.`,
       '',
-      '| processes | seconds | posts/s | efficiency | duplicates | lost |',
-      '|---|---|---|---|---|---|',
-      `| 1 | ${s.one.seconds} | ${s.one.postsPerSecond} | ${s.one.efficiency} | ${s.one.duplicates} | ${s.one.lost} |`,
-      `| 2 | ${s.two.seconds} | ${s.two.postsPerSecond} | ${s.two.efficiency} | ${s.two.duplicates} | ${s.two.lost} |`,
+      '| processes | seconds | posts/s | efficiency | CPU busy (2 cores) | worker CPU/post | duplicates | lost |',
+      '|---|---|---|---|---|---|---|---|',
+      `| 1 | ${s.one.seconds} | ${s.one.postsPerSecond} | ${s.one.efficiency} | ${cpu(s.one)} | ${s.one.duplicates} | ${s.one.lost} |`,
+      `| 2 | ${s.two.seconds} | ${s.two.postsPerSecond} | ${s.two.efficiency} | ${cpu(s.two)} | ${s.two.duplicates} | ${s.two.lost} |`,
       '',
       `Speed-up: **${s.speedup}×**.`,
       '',

@@ -104,6 +104,59 @@ describe('two worker processes on one database', () => {
   });
 });
 
+/** A real `ROLE=worker` process of server/main.ts against `server`'s database and `fake`. */
+function startWorkerProcess(server: TestServer, fake: FakeGraph, key: string): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
+    env: {
+      ...process.env,
+      ROLE: 'worker',
+      DATABASE_URL: server.database.url,
+      GRAPH_API_URL: fake.url,
+      ENCRYPTION_KEY: key,
+      WORKER_CONCURRENCY: '5',
+      WORKER_POLL_INTERVAL_MS: '200',
+      LOG_LEVEL: 'warn',
+    },
+    stdio: 'ignore',
+  });
+}
+
+const stopped = (child: ChildProcess) => new Promise((resolve) => child.once('exit', resolve));
+
+/** `total` photo posts captioned `<prefix> #<i>`, due in `dueInMs`, created over REST. */
+async function createBurst(
+  server: TestServer,
+  prefix: string,
+  total: number,
+  dueInMs: number,
+): Promise<void> {
+  const user = await createUser(server.database.db, {
+    username: `${prefix}@example.com`,
+    password: 'long enough',
+  });
+  const { token } = await createSession(server.database.db, {
+    userId: user.id,
+    kind: 'api',
+    ttlSeconds: 3600,
+  });
+  const api = jsonClient(`${server.baseUrl}/api/v1`);
+  const due = new Date(Date.now() + dueInMs).toISOString();
+  for (let i = 0; i < total; i++) {
+    const res = await api('POST', '/posts', {
+      body: {
+        user_id: String(9000 + (i % 4)),
+        content_type: 'Photo',
+        url: 'https://cdn.example.com/a.jpg',
+        caption: `${prefix} #${i}`,
+        token: GRAPH_TOKEN,
+        date_pub: due,
+      },
+      token,
+    });
+    expect(res.status).toBe(201);
+  }
+}
+
 describe('a worker killed with SIGKILL in the middle of a burst', () => {
   let fake: FakeGraph;
   let server: TestServer;
@@ -121,61 +174,22 @@ describe('a worker killed with SIGKILL in the middle of a burst', () => {
     await server.close();
   });
 
-  function startWorkerProcess(): ChildProcess {
-    const proc = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
-      env: {
-        ...process.env,
-        ROLE: 'worker',
-        DATABASE_URL: server.database.url,
-        GRAPH_API_URL: fake.url,
-        ENCRYPTION_KEY: key,
-        WORKER_CONCURRENCY: '5',
-        WORKER_POLL_INTERVAL_MS: '200',
-        LOG_LEVEL: 'warn',
-      },
-      stdio: 'ignore',
-    });
-    return proc;
-  }
-
   it('loses nothing and publishes nothing twice after a restart', async () => {
-    const user = await createUser(server.database.db, {
-      username: 'crash@example.com',
-      password: 'long enough',
-    });
-    const { token } = await createSession(server.database.db, {
-      userId: user.id,
-      kind: 'api',
-      ttlSeconds: 3600,
-    });
-    const api = jsonClient(`${server.baseUrl}/api/v1`);
     const total = 40;
-    for (let i = 0; i < total; i++) {
-      await api('POST', '/posts', {
-        body: {
-          user_id: String(9000 + (i % 4)),
-          content_type: 'Photo',
-          url: 'https://cdn.example.com/a.jpg',
-          caption: `crash #${i}`,
-          token: GRAPH_TOKEN,
-          date_pub: new Date(Date.now() + 3000).toISOString(),
-        },
-        token,
-      });
-    }
-    child = startWorkerProcess();
+    await createBurst(server, 'crash', total, 3000);
+    child = startWorkerProcess(server, fake, key);
     await waitFor(
       'some posts published',
       async () => ((await statusCounts(server.database)).published ?? 0) >= 8,
       60_000,
     );
     child.kill('SIGKILL');
-    await new Promise((r) => child!.once('exit', r));
+    await stopped(child);
     const atKill = await statusCounts(server.database);
     expect(atKill.published ?? 0).toBeLessThan(total);
 
     const restartedAt = Date.now();
-    child = startWorkerProcess();
+    child = startWorkerProcess(server, fake, key);
     await waitFor(
       'every post published',
       async () => (await statusCounts(server.database)).published === total,
@@ -188,7 +202,44 @@ describe('a worker killed with SIGKILL in the middle of a burst', () => {
       .sql`select count(*)::int as n from graphile_worker.jobs where key like 'post:%'`;
     expect(stuck!.n).toBe(0);
     child.kill('SIGTERM');
-    await new Promise((r) => child!.once('exit', r));
+    await stopped(child);
     child = undefined;
   }, 200_000);
+});
+
+describe('two worker processes started from server/main.ts', () => {
+  let fake: FakeGraph;
+  let server: TestServer;
+  const children: ChildProcess[] = [];
+  const key = randomBytes(32).toString('base64');
+
+  beforeAll(async () => {
+    fake = new FakeGraph({ latencyMs: 50 });
+    await fake.start();
+    server = await startTestServer({ ENCRYPTION_KEY: key });
+  });
+  afterAll(async () => {
+    for (const child of children) child.kill('SIGKILL');
+    await fake.stop();
+    await server.close();
+  });
+
+  it('publish every post of a burst exactly once', async () => {
+    const total = 40;
+    children.push(startWorkerProcess(server, fake, key), startWorkerProcess(server, fake, key));
+    await createBurst(server, 'pair', total, 4000);
+    await waitFor(
+      'every post published',
+      async () => (await statusCounts(server.database)).published === total,
+      60_000,
+      250,
+    );
+    for (let i = 0; i < total; i++) expect(fake.mediaWithCaption(`pair #${i}`), `post ${i}`).toHaveLength(1);
+    expect([...fake.publishCounts().values()].every((n) => n === 1)).toBe(true);
+    for (const child of children) {
+      child.kill('SIGTERM');
+      await stopped(child);
+    }
+    children.length = 0;
+  }, 120_000);
 });

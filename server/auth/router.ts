@@ -1,29 +1,20 @@
 import { invalidateSession, rotateSession } from './sessions.ts';
 import { login, signup, toTokenOutput, toUserOutput } from './service.ts';
 import { ZCredentials, ZLogoutOutput, ZNoInput, ZSignupInput, ZToken, ZUser } from './schemas.ts';
-import { authedProcedure, publicProcedure, router, type Context } from '../trpc.ts';
-import type { Credentials } from './schemas.ts';
-
-const loginWith = (ctx: Context, input: Credentials) =>
-  login(ctx.db, {
-    ...input,
-    ip: ctx.ip,
-    ttlSeconds: ctx.env.SESSION_TTL,
-    throttle: ctx.throttle,
-    logger: ctx.logger,
-  });
+import { authedProcedure, publicProcedure, router } from '../trpc.ts';
 
 const TAGS = ['auth'];
 
-export const authRouter = router({
-  obtainToken: publicProcedure
+/** The same login under two routes: the first app's `/api-token-auth/` and seed 002's `/login`. */
+const loginProcedure = (path: `/${string}`, operationId: string, summary: string, description?: string) =>
+  publicProcedure
     .meta({
       openapi: {
         method: 'POST',
-        path: '/api-token-auth',
-        operationId: 'obtainToken',
-        summary: 'Exchange a username and password for a token',
-        description: 'The route name of the first (Django REST) app; identical to `POST /login`.',
+        path,
+        operationId,
+        summary,
+        ...(description ? { description } : {}),
         tags: TAGS,
         errorResponses: [400, 401, 429],
         protect: false,
@@ -31,23 +22,24 @@ export const authRouter = router({
     })
     .input(ZCredentials)
     .output(ZToken)
-    .mutation(({ ctx, input }) => loginWith(ctx, input)),
+    .mutation(({ ctx, input }) =>
+      login(ctx.db, {
+        ...input,
+        ip: ctx.ip,
+        ttlSeconds: ctx.env.SESSION_TTL,
+        throttle: ctx.throttle,
+        logger: ctx.logger,
+      }),
+    );
 
-  login: publicProcedure
-    .meta({
-      openapi: {
-        method: 'POST',
-        path: '/login',
-        operationId: 'login',
-        summary: 'Log in with a username and password',
-        tags: TAGS,
-        errorResponses: [400, 401, 429],
-        protect: false,
-      },
-    })
-    .input(ZCredentials)
-    .output(ZToken)
-    .mutation(({ ctx, input }) => loginWith(ctx, input)),
+export const authRouter = router({
+  obtainToken: loginProcedure(
+    '/api-token-auth',
+    'obtainToken',
+    'Exchange a username and password for a token',
+    'The route name of the first (Django REST) app; identical to `POST /login`.',
+  ),
+  login: loginProcedure('/login', 'login', 'Log in with a username and password'),
 
   signup: publicProcedure
     .meta({
