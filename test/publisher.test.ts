@@ -236,6 +236,27 @@ describe('failures', () => {
     expect(requestsFor(ig, 'publish')).toHaveLength(1);
   });
 
+  it('makes a new container when Meta says the old one is gone', async () => {
+    const ig = nextAccount();
+    env.fake.failNext('publish', {
+      status: 400,
+      code: 24,
+      subcode: 2207008,
+      message: 'The media container does not exist',
+    });
+    const post = await create({ user_id: ig, content_type: 'Photo', url: 'https://cdn.example.com/c.jpg' });
+    const done = await until(post.id, 'published');
+    const creates = requestsFor(ig, 'create');
+    expect(creates).toHaveLength(2);
+    expect(env.fake.media.filter((m) => m.igUserId === ig)).toHaveLength(1);
+    expect(done.creation_id).not.toBe(null);
+    expect(requestsFor(ig, 'publish').map((r) => r.params.creation_id)).toEqual([
+      expect.any(String),
+      done.creation_id,
+    ]);
+    expect(requestsFor(ig, 'publish')[0]!.params.creation_id).not.toBe(done.creation_id);
+  });
+
   it('fails for good on a bad token, says what to fix, and does not retry', async () => {
     const ig = nextAccount();
     env.fake.invalidTokens.add('expired-token');

@@ -218,8 +218,16 @@ async function work(deps: PublisherDeps, post: PostRow, owner: string, log: Logg
   } catch (error) {
     // A definite "not ready", "gone" or "over quota" means nothing went out: the mark can go.
     const action = actionOf(error);
-    if (action === 'poll' || action === 'new_container' || action === 'quota') {
+    if (action === 'poll' || action === 'quota') {
       await writeOwned(deps.db, deps, post, owner, { publishRequestedAt: null });
+    }
+    if (action === 'new_container') {
+      // The retry must make a fresh container, not publish the dead one again.
+      await writeOwned(deps.db, deps, post, owner, {
+        publishRequestedAt: null,
+        creationId: null,
+        containerCreatedAt: null,
+      });
     }
     if (action === 'poll')
       return handOver(
