@@ -6,7 +6,7 @@ import { GraphError, GraphNetworkError, type GraphAction } from '../graph/errors
 import type { ContainerStatus, GraphClient } from '../graph/graph-client.ts';
 import { schedulePublishJob } from '../jobs/publish-job.ts';
 import { formatInstant } from '../lib/time.ts';
-import type { Logger } from '../logger.ts';
+import { describeError, type Logger } from '../logger.ts';
 import { appendEvent, eventInsert } from '../posts/service.ts';
 
 type PostRow = typeof posts.$inferSelect;
@@ -452,8 +452,7 @@ async function onFailure(
     log.info({ code: postError.code }, 'publishing failed permanently');
     return fail(deps, post, owner, postError);
   }
-  if (action === 'unknown')
-    log.error({ err: postError, type: (error as Error)?.name }, 'unexpected error while publishing');
+  if (action === 'unknown') log.error(describeError(error), 'unexpected error while publishing');
   if (post.attempts >= deps.settings.maxAttempts) {
     return fail(deps, post, owner, {
       ...postError,
