@@ -241,7 +241,7 @@ async function apiSuite(adminUrl: string, template: string) {
       const row = { op, connections, ...measured };
       rows.push(row);
       log(
-        `${op} c=${connections}: REST ${rest.rps.toFixed(0)} req/s (p50 ${rest.p50} ms, p99 ${rest.p99} ms) · tRPC ${trpc.rps.toFixed(0)} · baseline ${base.rps.toFixed(0)} → REST/baseline ${(rest.rps / base.rps).toFixed(2)}`,
+        `${op} c=${connections}: REST ${rest.rps.toFixed(0)} req/s (p50 ${rest.p50} ms, p99 ${rest.p99} ms) · tRPC ${trpc.rps.toFixed(0)} · baseline ${base.rps.toFixed(0)} → REST/baseline ${measured.restRatio.toFixed(2)}`,
       );
     }
   }
