@@ -255,6 +255,7 @@ describe('secrets in logs', () => {
     await api('POST', '/login', { body: { username: 'ann@example.com', password: 'a wrong secret' } });
     const logs = server.logs();
     expect(logs).toContain('request completed');
+    expect(logs).toContain('"path":"/api/v1/user"');
     expect(logs).not.toContain(token);
     expect(logs).not.toContain(PASSWORD);
     expect(logs).not.toContain('a wrong secret');

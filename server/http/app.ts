@@ -39,13 +39,15 @@ export function createApp(deps: AppDeps): express.Express {
   // query strings or bodies. Plain rather than pino-http: its per-request child loggers
   // cost a measurable share of each request (bench/REPORT.md).
   app.use((req, res, next) => {
-    if (req.path === '/healthz' || req.path === '/readyz') return next();
+    // Read now: inside a mounted router express strips the mount path from req.path.
+    const path = req.path;
+    if (path === '/healthz' || path === '/readyz') return next();
     const started = performance.now();
     res.once('finish', () => {
       logger.info(
         {
           method: req.method,
-          path: req.path,
+          path,
           status: res.statusCode,
           ms: Math.round(performance.now() - started),
         },
