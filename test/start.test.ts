@@ -27,9 +27,9 @@ async function start(port: number): Promise<{ child: ChildProcess; logs: string[
   });
   children.push(child);
   const logs: string[] = [];
-  createInterface({ input: child.stderr! }).on('line', (l) => logs.push(l));
+  createInterface({ input: child.stderr }).on('line', (l) => logs.push(l));
   await new Promise<void>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).on('line', (line) => {
+    createInterface({ input: child.stdout }).on('line', (line) => {
       logs.push(line);
       if (line.includes('listening on')) resolve();
     });
