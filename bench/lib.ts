@@ -6,7 +6,7 @@ import postgres from 'postgres';
 import { createSession } from '../server/auth/sessions.ts';
 import { createUser } from '../server/auth/users.ts';
 import { createTokenCipher } from '../server/crypto/token-cipher.ts';
-import type { Database } from '../server/db/client.ts';
+import { withDatabase, type Database } from '../server/db/client.ts';
 
 export const median = (xs: number[]) => percentile(xs, 50);
 
@@ -18,12 +18,6 @@ export function percentile(xs: number[], p: number): number {
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-export function withDatabase(url: string, database: string): string {
-  const u = new URL(url);
-  u.pathname = `/${database}`;
-  return u.toString();
-}
 
 /** A fresh database copied from the migrated template. */
 export async function freshDatabase(adminUrl: string, template: string, name: string): Promise<string> {

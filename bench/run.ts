@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import postgres from 'postgres';
-import { connect, type Database } from '../server/db/client.ts';
+import { connect, withDatabase, type Database } from '../server/db/client.ts';
 import { startEmbeddedPostgres, freePort } from '../server/db/embedded.ts';
 import { migrateDatabase } from '../server/db/migrate.ts';
 import { FakeGraph } from '../server/graph/fake-graph.ts';
@@ -29,7 +29,6 @@ import {
   seedPosts,
   sleep,
   startService,
-  withDatabase,
   type ServiceProcess,
 } from './lib.ts';
 

@@ -52,7 +52,6 @@ export const ERRORS = {
 } as const satisfies Record<string, { status: number; trpc: TRPC_ERROR_CODE_KEY; message: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;
-export const ERROR_CODES = Object.keys(ERRORS) as [ErrorCode, ...ErrorCode[]];
 
 /** One problem with one input field; `path` is dotted (`user_tags.0.x`), empty for the whole body. */
 export interface FieldIssue {

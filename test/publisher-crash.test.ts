@@ -7,7 +7,7 @@ import { captureLogger } from './helpers/server.ts';
 import { startPublisherEnv, waitFor, type PublisherEnv } from './helpers/publisher.ts';
 import type { TestDatabase } from './helpers/db.ts';
 import { GRAPH_TOKEN } from './helpers/users.ts';
-import { createSession } from '../server/auth/sessions.ts';
+import { createSession, sessionIdFromToken } from '../server/auth/sessions.ts';
 import { createUser } from '../server/auth/users.ts';
 import { jsonClient } from './helpers/http.ts';
 import { startTestServer, type TestServer } from './helpers/server.ts';
@@ -50,8 +50,20 @@ describe('reconciliation', () => {
     await sql`select graphile_worker.remove_job(${`post:${orphaned}`})`;
     await sql`update posts set status = 'publishing', lease_owner = 'worker-dead', lease_expires_at = now() + interval '4 minutes' where id = ${orphaned}`;
 
+    const [owner] = await sql`select user_id from sessions limit 1`;
+    const expired = await createSession(env.server.database.db, {
+      userId: Number(owner!.user_id),
+      kind: 'api',
+      ttlSeconds: 60,
+      now: new Date(Date.now() - 120_000),
+    });
+
     const result = await reconcile(env.server.database.db, captureLogger().logger, 3000);
     expect(result.readded).toBe(2);
+    // Housekeeping: the expired session is gone, the live one stays.
+    const left = await sql`select id from sessions`;
+    expect(left.map((r) => r.id)).not.toContain(sessionIdFromToken(expired.token));
+    expect(left).toHaveLength(1);
     await env.startWorker();
     for (const id of [lost, orphaned]) {
       await waitFor(`post ${id} published`, async () => {

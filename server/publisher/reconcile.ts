@@ -1,4 +1,5 @@
 import { sql } from 'drizzle-orm';
+import { deleteExpiredSessions } from '../auth/sessions.ts';
 import type { Db } from '../db/client.ts';
 import { schedulePublishJob } from '../jobs/publish-job.ts';
 import type { Logger } from '../logger.ts';
@@ -11,6 +12,7 @@ import { eventInsert } from '../posts/service.ts';
  *    (graphile-worker alone would keep them locked for 4 hours).
  * 2. A `scheduled` post that is overdue, or a `publishing` post whose lease
  *    passed or whose owner died, gets its job back if it has none.
+ * 3. Expired sessions and day-old heartbeats are deleted.
  */
 export async function reconcile(
   db: Db,
@@ -57,6 +59,8 @@ export async function reconcile(
   }
   if (stuck.length > 0) logger.warn({ posts: stuck.length }, 're-added publishing jobs for stuck posts');
 
+  // Housekeeping on the same schedule: old heartbeats, and sessions nobody presented before they expired.
   await db.execute(sql`delete from worker_heartbeats where seen_at < now() - interval '1 day'`);
+  await deleteExpiredSessions(db);
   return { unlocked: ids.length, readded: stuck.length };
 }

@@ -1,17 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import postgres from 'postgres';
 import { inject } from 'vitest';
-import { connect, type Database } from '../../server/db/client.ts';
+import { connect, withDatabase, type Database } from '../../server/db/client.ts';
 
 export interface TestDatabase extends Database {
   url: string;
   drop(): Promise<void>;
-}
-
-export function withDatabase(url: string, database: string): string {
-  const u = new URL(url);
-  u.pathname = `/${database}`;
-  return u.toString();
 }
 
 /** A fresh, migrated database copied from the run's template; drop it in afterAll. */

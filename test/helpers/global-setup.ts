@@ -6,7 +6,7 @@ import type { TestProject } from 'vitest/node';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from '../../server/db/embedded.ts';
 import { migrateDatabase } from '../../server/db/migrate.ts';
 import { createLogger } from '../../server/logger.ts';
-import { withDatabase } from './db.ts';
+import { withDatabase } from '../../server/db/client.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
