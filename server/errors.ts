@@ -32,6 +32,11 @@ export const ERRORS = {
     trpc: 'CONFLICT',
     message: 'This Instagram account already has the most posts allowed in a 24-hour window.',
   },
+  TOO_MANY_SCHEDULED_POSTS: {
+    status: 409,
+    trpc: 'CONFLICT',
+    message: 'You already have the most posts allowed waiting to be published (MAX_SCHEDULED_POSTS).',
+  },
   PAYLOAD_TOO_LARGE: { status: 413, trpc: 'PAYLOAD_TOO_LARGE', message: 'The request body is too large.' },
   UNSUPPORTED_MEDIA_TYPE: {
     status: 415,
@@ -41,13 +46,14 @@ export const ERRORS = {
   TOO_MANY_REQUESTS: {
     status: 429,
     trpc: 'TOO_MANY_REQUESTS',
-    message: 'Too many failed attempts; try again later.',
+    message: 'Too many requests or login attempts; try again after Retry-After seconds.',
   },
   INTERNAL: { status: 500, trpc: 'INTERNAL_SERVER_ERROR', message: 'Something went wrong on our side.' },
   SERVICE_UNAVAILABLE: {
     status: 503,
-    trpc: 'INTERNAL_SERVER_ERROR',
-    message: 'The service is not ready.',
+    trpc: 'SERVICE_UNAVAILABLE',
+    message:
+      'The service cannot answer right now (its database is unreachable or it is overloaded); try again shortly.',
   },
 } as const satisfies Record<string, { status: number; trpc: TRPC_ERROR_CODE_KEY; message: string }>;
 
@@ -59,11 +65,13 @@ export interface FieldIssue {
   message: string;
 }
 
-/** The body of every error response, REST and tRPC alike. */
+/** The body of every REST error response (tRPC carries the same fields in `error.data`). */
 export interface ErrorBody {
   code: ErrorCode;
   message: string;
   issues?: FieldIssue[];
+  /** The request's id, also sent as X-Request-Id: what a user quotes when reporting the error. */
+  request_id: string;
 }
 
 /** The only error type services throw. */
@@ -89,10 +97,13 @@ export class AppError extends Error {
     return ERRORS[this.code].status;
   }
 
-  toBody(): ErrorBody {
-    return this.issues
-      ? { code: this.code, message: this.message, issues: this.issues }
-      : { code: this.code, message: this.message };
+  toBody(requestId: string): ErrorBody {
+    return {
+      code: this.code,
+      message: this.message,
+      ...(this.issues ? { issues: this.issues } : {}),
+      request_id: requestId,
+    };
   }
 }
 
@@ -122,6 +133,7 @@ const FROM_TRPC: Partial<Record<TRPC_ERROR_CODE_KEY, ErrorCode>> = {
   PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
   UNSUPPORTED_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
   TOO_MANY_REQUESTS: 'TOO_MANY_REQUESTS',
+  SERVICE_UNAVAILABLE: 'SERVICE_UNAVAILABLE',
 };
 
 /**

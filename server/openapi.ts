@@ -1,7 +1,7 @@
 import { generateOpenApiDocument, type OpenAPIObject } from 'trpc-to-openapi';
-import { ERRORS } from './errors.ts';
+import { ERRORS, type ErrorCode } from './errors.ts';
 import { appRouter } from './router.ts';
-import { proceduresMeta } from './trpc.ts';
+import { proceduresMeta, type Meta } from './trpc.ts';
 
 /* eslint-disable @typescript-eslint/no-explicit-any, @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-argument, @typescript-eslint/no-unsafe-call --
    This file rewrites the generated document as plain JSON Schema, which has no useful static type. */
@@ -9,15 +9,34 @@ type Json = any;
 
 const SAFE_INT = Number.MAX_SAFE_INTEGER;
 
-const STATUS_TEXT: Record<string, string> = {
-  '400': 'The request is not valid (`VALIDATION_FAILED`, `MALFORMED_JSON`).',
-  '401': 'No valid token (`UNAUTHORIZED`) or wrong credentials (`INVALID_CREDENTIALS`).',
-  '403': 'Not allowed (`SIGNUP_DISABLED`).',
-  '404': 'No such post, or it belongs to another user (`POST_NOT_FOUND`).',
-  '409': 'Conflicts with the current state (`POST_NOT_EDITABLE`, `PUBLISH_LIMIT_REACHED`, `USERNAME_TAKEN`).',
-  '429': 'Too many failed logins (`TOO_MANY_REQUESTS`); see `Retry-After`.',
-  '500': 'Unexpected server error (`INTERNAL`).',
-};
+/** Codes any route may answer besides its own (Meta.errors). */
+function commonErrors(op: { method: string; protect: boolean }): ErrorCode[] {
+  const codes: ErrorCode[] = ['VALIDATION_FAILED'];
+  if (['POST', 'PUT', 'PATCH'].includes(op.method))
+    codes.push('MALFORMED_JSON', 'PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE');
+  if (op.protect) codes.push('UNAUTHORIZED', 'TOO_MANY_REQUESTS');
+  codes.push('INTERNAL', 'SERVICE_UNAVAILABLE');
+  return codes;
+}
+
+/** One line per code, from the one ERRORS table: "`CODE`: default message". */
+export function describeCodes(codes: readonly ErrorCode[]): string {
+  return codes.map((code) => `\`${code}\`: ${ERRORS[code].message}`).join(' ');
+}
+
+/** The error responses of one operation, by HTTP status, from the codes it can answer. */
+function errorResponses(codes: ErrorCode[]): Record<string, Json> {
+  const byStatus = new Map<number, ErrorCode[]>();
+  for (const code of new Set(codes)) {
+    const status = ERRORS[code].status;
+    byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
+  }
+  return Object.fromEntries(
+    [...byStatus.entries()]
+      .sort(([a], [b]) => a - b)
+      .map(([status, list]) => [String(status), errorResponse(describeCodes(list))]),
+  );
+}
 
 const ERROR_SCHEMAS = {
   Error: {
@@ -27,7 +46,7 @@ const ERROR_SCHEMAS = {
       `Codes: ${Object.keys(ERRORS)
         .map((c) => `\`${c}\``)
         .join(', ')}.`,
-    required: ['code', 'message'],
+    required: ['code', 'message', 'request_id'],
     properties: {
       code: { type: 'string', example: 'VALIDATION_FAILED' },
       message: { type: 'string', description: 'For people; may change.' },
@@ -35,6 +54,11 @@ const ERROR_SCHEMAS = {
         type: 'array',
         description: 'Per-field problems, on validation errors.',
         items: { $ref: '#/components/schemas/FieldIssue' },
+      },
+      request_id: {
+        type: 'string',
+        description:
+          'The id of the request (also the `X-Request-Id` header): quote it when reporting a problem.',
       },
     },
   },
@@ -136,29 +160,28 @@ export function buildOpenApiDocument(): OpenAPIObject {
   }
   Object.assign(components.schemas, ERROR_SCHEMAS);
 
-  const successByOperation = new Map<string, number>();
+  const metaByOperation = new Map<string, Meta>();
   for (const meta of proceduresMeta(appRouter).values()) {
-    if (meta.openapi?.operationId && meta.successStatus)
-      successByOperation.set(meta.openapi.operationId, meta.successStatus);
+    if (meta.openapi?.operationId) metaByOperation.set(meta.openapi.operationId, meta);
   }
 
   for (const pathItem of Object.values<Json>(doc.paths)) {
     for (const op of Object.values<Json>(pathItem)) {
-      const responses: Json = {};
-      for (const [status, response] of Object.entries<Json>(op.responses)) {
-        if (status === '200') {
-          const success = successByOperation.get(op.operationId) ?? 200;
-          response.description = success === 201 ? 'Created' : 'OK';
-          responses[String(success)] = response;
-        } else {
-          responses[status] = errorResponse(STATUS_TEXT[status] ?? response.description);
-        }
-      }
+      const meta = metaByOperation.get(op.operationId)!;
+      const success = meta.successStatus ?? 200;
+      const ok = op.responses['200'];
+      ok.description = success === 201 ? 'Created' : 'OK';
+      const codes = [
+        ...(meta.errors ?? []),
+        ...commonErrors({ method: meta.openapi!.method, protect: meta.openapi!.protect !== false }),
+      ];
+      op.responses = {
+        [String(success)]: ok,
+        ...errorResponses(codes),
+        default: errorResponse('Any other error, in the same shape.'),
+      };
       // Rule 9: say outright that login and signup need no token.
       op.security ??= [];
-      responses['500'] ??= errorResponse(STATUS_TEXT['500']!);
-      responses.default = errorResponse('Any other error, in the same shape.');
-      op.responses = responses;
       tidySchema(op, components);
       for (const [status, response] of Object.entries<Json>(op.responses)) {
         if (status.startsWith('2')) openUp(response, components);

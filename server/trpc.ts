@@ -1,12 +1,13 @@
+import { randomUUID } from 'node:crypto';
 import { initTRPC, TRPCError, type AnyRouter } from '@trpc/server';
 import type { OpenApiMeta } from 'trpc-to-openapi';
 import type { SessionUser, ValidSession } from './auth/sessions.ts';
 import { validateSessionToken } from './auth/sessions.ts';
-import { DEFAULT_THROTTLE, type ThrottlePolicy } from './auth/throttle.ts';
+import { createLoginThrottle, type LoginThrottle } from './auth/throttle.ts';
 import type { TokenCipher } from './crypto/token-cipher.ts';
 import type { Db } from './db/client.ts';
 import type { Env } from './env.ts';
-import { AppError, ERRORS, toAppError } from './errors.ts';
+import { AppError, ERRORS, toAppError, type ErrorCode } from './errors.ts';
 import type { Logger } from './logger.ts';
 
 /** Everything a procedure may use; built without an HTTP request so tests can call procedures directly. */
@@ -14,7 +15,10 @@ export interface Context {
   db: Db;
   env: Env;
   logger: Logger;
-  throttle: ThrottlePolicy;
+  /** Counts login attempts per username and address (shared by all processes). */
+  loginThrottle: LoginThrottle;
+  /** The request's id (X-Request-Id), in every error body and log line of the request. */
+  requestId: string;
   /** The bearer token presented, if any; checked by `authedProcedure`. */
   token: string | undefined;
   /** Client address, for the login throttle. */
@@ -25,9 +29,15 @@ export interface Context {
 
 export function createContextInner(
   opts: Pick<Context, 'db' | 'env' | 'logger' | 'cipher'> &
-    Partial<Pick<Context, 'token' | 'ip' | 'throttle'>>,
+    Partial<Pick<Context, 'token' | 'ip' | 'loginThrottle' | 'requestId'>>,
 ): Context {
-  return { token: undefined, ip: undefined, throttle: DEFAULT_THROTTLE, ...opts };
+  return {
+    ...opts,
+    token: opts.token,
+    ip: opts.ip,
+    requestId: opts.requestId ?? randomUUID(),
+    loginThrottle: opts.loginThrottle ?? createLoginThrottle(opts.db),
+  };
 }
 
 /** Reads `Authorization: Token <t>` (the first app's style) or `Authorization: Bearer <t>`. */
@@ -39,6 +49,11 @@ export function tokenFromHeader(header: string | undefined): string | undefined 
 export interface Meta extends OpenApiMeta {
   /** HTTP status of a success over REST; default 200. */
   successStatus?: 200 | 201;
+  /**
+   * The error codes this procedure raises itself. openapi.json documents
+   * them, plus the ones every route can answer (openapi.ts COMMON_ERRORS).
+   */
+  errors?: ErrorCode[];
 }
 
 const t = initTRPC
@@ -47,7 +62,7 @@ const t = initTRPC
   .create({
     // Never send stack traces, whatever NODE_ENV says.
     isDev: false,
-    errorFormatter({ shape, error }) {
+    errorFormatter({ shape, error, ctx }) {
       const appError = toAppError(error);
       return {
         message: appError.message,
@@ -59,6 +74,8 @@ const t = initTRPC
           /** The domain code, the same one REST clients see in `code`. */
           appCode: appError.code,
           issues: appError.issues,
+          /** What to quote when reporting the error; also the X-Request-Id header. */
+          request_id: ctx?.requestId,
         },
       };
     },

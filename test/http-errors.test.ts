@@ -29,14 +29,22 @@ describe('error bodies', () => {
       const res = await jsonClient(server.baseUrl)('GET', path);
       expect(res.status).toBe(404);
       expect(res.headers.get('content-type')).toMatch(/^application\/json/);
-      expect(res.body).toEqual({ code: 'NOT_FOUND', message: 'No such route.' });
+      expect(res.body).toEqual({
+        code: 'NOT_FOUND',
+        message: 'No such route.',
+        request_id: expect.any(String),
+      });
     }
   });
 
   it('say MALFORMED_JSON for a body that is not JSON', async () => {
     const res = await api('POST', '/login', { rawBody: '{"username": ' });
     expect(res.status).toBe(400);
-    expect(res.body).toEqual({ code: 'MALFORMED_JSON', message: 'The request body is not valid JSON.' });
+    expect(res.body).toEqual({
+      code: 'MALFORMED_JSON',
+      message: 'The request body is not valid JSON.',
+      request_id: expect.any(String),
+    });
     expectNoStack(res.text);
   });
 
@@ -98,7 +106,11 @@ describe('error bodies', () => {
         body: { username: 'ann@example.com', password: 'do not log me' },
       });
       expect(res.status).toBe(500);
-      expect(res.body).toEqual({ code: 'INTERNAL', message: 'Something went wrong on our side.' });
+      expect(res.body).toEqual({
+        code: 'INTERNAL',
+        message: 'Something went wrong on our side.',
+        request_id: expect.any(String),
+      });
       const ready = await jsonClient(base)('GET', '/readyz');
       expect(ready.status).toBe(503);
       expect(ready.body.code).toBe('SERVICE_UNAVAILABLE');
@@ -110,6 +122,36 @@ describe('error bodies', () => {
       http.close();
       await broken.close();
     }
+  });
+});
+
+describe('request ids', () => {
+  it('keeps a well-formed X-Request-Id, replaces a malformed one, and logs it with the request', async () => {
+    const kept = await api('GET', '/posts/1', { headers: { 'x-request-id': 'edge-7f3a:42' } });
+    expect(kept.status).toBe(401);
+    expect(kept.headers.get('x-request-id')).toBe('edge-7f3a:42');
+    expect(kept.body.request_id).toBe('edge-7f3a:42');
+    const line = server
+      .logs()
+      .split('\n')
+      .find((l) => l.includes('"requestId":"edge-7f3a:42"'));
+    expect(line).toContain('"status":401');
+
+    const replaced = await api('GET', '/posts/1', { headers: { 'x-request-id': 'has spaces and <html>' } });
+    expect(replaced.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+    expect(replaced.body.request_id).toBe(replaced.headers.get('x-request-id'));
+  });
+
+  it('gives every request its own id, successes included, and puts it in tRPC errors', async () => {
+    const a = await jsonClient(server.baseUrl)('GET', '/healthz');
+    const b = await jsonClient(server.baseUrl)('GET', '/healthz');
+    expect(a.headers.get('x-request-id')).toBeTruthy();
+    expect(a.headers.get('x-request-id')).not.toBe(b.headers.get('x-request-id'));
+    const client = createTRPCClient<AppRouter>({
+      links: [httpLink({ url: `${server.baseUrl}/trpc`, headers: { 'x-request-id': 'sdk-call-1' } })],
+    });
+    const error = (await client.auth.me.query().catch((e: unknown) => e)) as TRPCClientError<AppRouter>;
+    expect((error.data as Record<string, unknown>).request_id).toBe('sdk-call-1');
   });
 });
 

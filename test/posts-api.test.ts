@@ -91,7 +91,11 @@ describe('reading posts', () => {
   it('answers 404 POST_NOT_FOUND for a missing post', async () => {
     const { error, response } = await api.GET('/posts/{id}', { params: { path: { id: 999_999 } } });
     expect(response.status).toBe(404);
-    expect(error).toEqual({ code: 'POST_NOT_FOUND', message: 'No such post.' });
+    expect(error).toEqual({
+      code: 'POST_NOT_FOUND',
+      message: 'No such post.',
+      request_id: expect.any(String),
+    });
   });
 
   it('lists newest first, filters by user_id and status, and pages with a cursor without gaps or repeats', async () => {
@@ -210,6 +214,7 @@ describe('updating posts', () => {
       code: 'VALIDATION_FAILED',
       message: 'The request is not valid.',
       issues: [{ path: 'thumb_offset', message: 'thumb_offset is only for videos' }],
+      request_id: response.headers.get('x-request-id'),
     });
   });
 });

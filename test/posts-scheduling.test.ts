@@ -89,7 +89,8 @@ describe('jobs live and die with their posts', () => {
     });
     const id = created.body.id;
     for (const change of [
-      (tx: never) => updatePost(tx, user.id, { id, date_pub: '2031-01-01T00:00:00Z' }, 'patch', deps),
+      (tx: never) =>
+        updatePost(tx, user.id, { input: { id, date_pub: '2031-01-01T00:00:00Z' }, mode: 'patch' }, deps),
       (tx: never) => deletePost(tx, user.id, id),
     ]) {
       await expect(

@@ -87,7 +87,11 @@ describe('who may do what', () => {
           expect(after.body).toEqual(before);
         }
         if (res.status === 404)
-          expect(res.body).toEqual({ code: 'POST_NOT_FOUND', message: 'No such post.' });
+          expect(res.body).toEqual({
+            code: 'POST_NOT_FOUND',
+            message: 'No such post.',
+            request_id: expect.any(String),
+          });
         if (res.status === 401) expect(res.body.code).toBe('UNAUTHORIZED');
       });
     }

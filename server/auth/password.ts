@@ -1,4 +1,7 @@
+import { availableParallelism } from 'node:os';
 import { hash, verify } from '@node-rs/argon2';
+import pLimit from 'p-limit';
+import { AppError } from '../errors.ts';
 
 /**
  * argon2id with OWASP's recommended minimum: 19 MiB of memory, 2 passes,
@@ -10,8 +13,26 @@ const PARAMS = { memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
 export const PASSWORD_MIN_LENGTH = 8;
 export const PASSWORD_MAX_LENGTH = 256;
 
+/**
+ * Hashes run at most one per core at once (each takes 19 MiB and a core for
+ * ~25 ms); a burst waits in line instead of stalling every other login, and
+ * past MAX_WAITING in line the login is refused at once (503, Retry-After: 1)
+ * rather than kept waiting for seconds.
+ */
+const hashing = pLimit(Math.max(2, availableParallelism()));
+const MAX_WAITING = 32;
+
+async function bounded<T>(work: () => Promise<T>): Promise<T> {
+  if (hashing.pendingCount >= MAX_WAITING) {
+    throw new AppError('SERVICE_UNAVAILABLE', 'Too many logins at once; try again in a second.', {
+      retryAfter: 1,
+    });
+  }
+  return hashing(work);
+}
+
 export function hashPassword(password: string): Promise<string> {
-  return hash(password, PARAMS);
+  return bounded(() => hash(password, PARAMS));
 }
 
 let dummyHash: Promise<string> | undefined;
@@ -26,9 +47,10 @@ export async function verifyPassword(
   password: string,
 ): Promise<boolean> {
   if (!storedHash) {
-    dummyHash ??= hashPassword('timing-equaliser-not-a-password');
-    await verify(await dummyHash, password).catch(() => false);
+    dummyHash ??= hash('timing-equaliser-not-a-password', PARAMS);
+    const dummy = await dummyHash;
+    await bounded(() => verify(dummy, password).catch(() => false));
     return false;
   }
-  return verify(storedHash, password).catch(() => false);
+  return bounded(() => verify(storedHash, password).catch(() => false));
 }

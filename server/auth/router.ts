@@ -1,13 +1,28 @@
-import { invalidateSession, rotateSession } from './sessions.ts';
-import { login, signup, toTokenOutput, toUserOutput } from './service.ts';
-import { ZCredentials, ZLogoutOutput, ZNoInput, ZSignupInput, ZToken, ZUser } from './schemas.ts';
+import { AppError } from '../errors.ts';
 import { authedProcedure, publicProcedure, router } from '../trpc.ts';
+import { ZCredentials, ZLogoutOutput, ZNoInput, ZSignupInput, ZToken, ZUser } from './schemas.ts';
+import { login, signup, toTokenOutput, toUserOutput } from './service.ts';
+import { invalidateSession, rotateSession } from './sessions.ts';
+import { usernameKey } from './username.ts';
 
 const TAGS = ['auth'];
 
+/**
+ * Counts the attempt before the password is checked (see throttle.ts); a
+ * success forgives the username. Runs after the input is parsed: the count
+ * is per normalised username.
+ */
+const throttledLogin = publicProcedure.input(ZCredentials).use(async ({ ctx, input, next }) => {
+  const attempt = await ctx.loginThrottle.attempt(usernameKey(input.username), ctx.ip);
+  const result = await next();
+  if (result.ok) await attempt.succeeded();
+  else ctx.logger.info({ ip: ctx.ip, requestId: ctx.requestId }, 'failed login');
+  return result;
+});
+
 /** The same login under two routes: the first app's `/api-token-auth/` and seed 002's `/login`. */
 const loginProcedure = (path: `/${string}`, operationId: string, summary: string, description?: string) =>
-  publicProcedure
+  throttledLogin
     .meta({
       openapi: {
         method: 'POST',
@@ -16,20 +31,13 @@ const loginProcedure = (path: `/${string}`, operationId: string, summary: string
         summary,
         ...(description ? { description } : {}),
         tags: TAGS,
-        errorResponses: [400, 401, 429],
         protect: false,
       },
+      errors: ['VALIDATION_FAILED', 'INVALID_CREDENTIALS', 'TOO_MANY_REQUESTS', 'SERVICE_UNAVAILABLE'],
     })
-    .input(ZCredentials)
     .output(ZToken)
     .mutation(({ ctx, input }) =>
-      login(ctx.db, {
-        ...input,
-        ip: ctx.ip,
-        ttlSeconds: ctx.env.SESSION_TTL,
-        throttle: ctx.throttle,
-        logger: ctx.logger,
-      }),
+      ctx.db.transaction((tx) => login(tx, { ...input, ttlSeconds: ctx.env.SESSION_TTL })),
     );
 
 export const authRouter = router({
@@ -50,13 +58,18 @@ export const authRouter = router({
         operationId: 'signup',
         summary: 'Create a user (only when SIGNUP_ENABLED=true)',
         tags: TAGS,
-        errorResponses: [400, 403, 409],
         protect: false,
       },
+      errors: ['SIGNUP_DISABLED', 'VALIDATION_FAILED', 'USERNAME_TAKEN'],
+    })
+    // Before the input is read: a disabled sign-up says so whatever is sent.
+    .use(({ ctx, next }) => {
+      if (!ctx.env.SIGNUP_ENABLED) throw new AppError('SIGNUP_DISABLED');
+      return next();
     })
     .input(ZSignupInput)
     .output(ZUser)
-    .mutation(({ ctx, input }) => signup(ctx.db, { ...input, enabled: ctx.env.SIGNUP_ENABLED })),
+    .mutation(({ ctx, input }) => ctx.db.transaction((tx) => signup(tx, input))),
 
   me: authedProcedure
     .meta({
@@ -66,9 +79,9 @@ export const authRouter = router({
         operationId: 'getCurrentUser',
         summary: 'The user the token belongs to',
         tags: TAGS,
-        errorResponses: [401],
         protect: true,
       },
+      errors: [],
     })
     .input(ZNoInput)
     .output(ZUser)
@@ -82,9 +95,9 @@ export const authRouter = router({
         operationId: 'refreshToken',
         summary: 'Replace the token with a new one; the old one stops working',
         tags: TAGS,
-        errorResponses: [401],
         protect: true,
       },
+      errors: [],
     })
     .input(ZNoInput)
     .output(ZToken)
@@ -100,9 +113,9 @@ export const authRouter = router({
         operationId: 'logout',
         summary: 'End the session of the presented token',
         tags: TAGS,
-        errorResponses: [401],
         protect: true,
       },
+      errors: [],
     })
     .input(ZNoInput)
     .output(ZLogoutOutput)

@@ -1,11 +1,20 @@
 import { z } from 'zod';
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from './password.ts';
+import { normalizeUsername, usernameProblem } from './username.ts';
 
 const ZUsername = z
   .string()
-  .trim()
-  .min(1, 'username is required')
-  .max(254, 'username is at most 254 characters')
+  .transform(normalizeUsername)
+  .pipe(
+    z
+      .string()
+      .min(1, 'username is required')
+      .max(254, 'username is at most 254 characters')
+      .refine(
+        (v) => usernameProblem(v) === null,
+        'username must not contain control or invisible characters',
+      ),
+  )
   .meta({
     description: 'Login name, often an e-mail address; case-insensitive.',
     example: 'user@example.com',

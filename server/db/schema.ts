@@ -1,4 +1,3 @@
-import { sql } from 'drizzle-orm';
 import {
   bigint,
   bigserial,
@@ -12,6 +11,7 @@ import {
   timestamp,
   uniqueIndex,
 } from 'drizzle-orm/pg-core';
+import type { PostError } from '../posts/post-error.ts';
 
 const instant = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
 
@@ -20,12 +20,14 @@ export const users = pgTable(
   {
     id: bigserial('id', { mode: 'number' }).primaryKey(),
     username: text('username').notNull(),
+    /** The lookup key: see server/auth/username.ts. */
+    usernameKey: text('username_key').notNull(),
     passwordHash: text('password_hash'),
     createdAt: instant('created_at').notNull().defaultNow(),
     updatedAt: instant('updated_at').notNull().defaultNow(),
   },
-  // Usernames are e-mail-like; "Ann@x.com" and "ann@x.com" are one person.
-  (t) => [uniqueIndex('users_username_lower_idx').on(sql`lower(${t.username})`)],
+  // "Ann@x.com" and "ann@x.com" are one person, by the rule of server/auth/username.ts.
+  (t) => [uniqueIndex('users_username_key_idx').on(t.usernameKey)],
 );
 
 export const sessions = pgTable(
@@ -47,29 +49,21 @@ export const sessions = pgTable(
   (t) => [index('sessions_user_id_idx').on(t.userId), index('sessions_expires_at_idx').on(t.expiresAt)],
 );
 
-/** Failed logins per key (`user:<name>` or `ip:<addr>`) in the current window. */
-export const loginFailures = pgTable(
-  'login_failures',
-  {
-    key: text('key').notNull(),
-    failures: integer('failures').notNull(),
-    windowStartedAt: instant('window_started_at').notNull(),
-  },
-  (t) => [primaryKey({ columns: [t.key] })],
-);
+/**
+ * Counters of rate-limiter-flexible's PostgreSQL (drizzle) store, shared by
+ * every process: login attempts per username and per address, and API
+ * requests per user. `expire` ends the current window.
+ */
+export const rateLimits = pgTable('rate_limits', {
+  key: text('key').primaryKey(),
+  points: integer('points').notNull(),
+  expire: instant('expire'),
+});
 
 export const POST_STATUSES = ['scheduled', 'publishing', 'published', 'failed'] as const;
 export type PostStatus = (typeof POST_STATUSES)[number];
 export const CONTENT_TYPES = ['Photo', 'Video'] as const;
 export type ContentType = (typeof CONTENT_TYPES)[number];
-
-/** What the app is told when publishing failed: our code plus Meta's when there was one. */
-export interface PostError {
-  code: string;
-  message: string;
-  graph_code?: number | null;
-  graph_subcode?: number | null;
-}
 
 export const posts = pgTable(
   'posts',
@@ -114,6 +108,8 @@ export const posts = pgTable(
   ],
 );
 
+export type PostRow = typeof posts.$inferSelect;
+
 /** Seed 001 keeps user tags in a table of their own: post_id, username, x, y. */
 export const postUserTags = pgTable(
   'post_user_tags',
@@ -134,7 +130,6 @@ export const POST_EVENT_TYPES = [
   'created',
   'updated',
   'rescheduled',
-  'claimed',
   'container_created',
   'container_processing',
   'publish_attempted',

@@ -8,8 +8,10 @@ import type { Database } from '../db/client.ts';
 import type { Env } from '../env.ts';
 import { AppError, toAppError } from '../errors.ts';
 import { describeError, type Logger } from '../logger.ts';
+import { createLoginThrottle } from '../auth/throttle.ts';
 import { appRouter } from '../router.ts';
 import { createContextInner, tokenFromHeader } from '../trpc.ts';
+import { assignRequestId, requestIdOf } from './request-id.ts';
 import { createRestHandler } from './rest.ts';
 
 /** Largest JSON body accepted on either transport. */
@@ -24,9 +26,9 @@ export interface AppDeps {
   openApiDocument?: object;
 }
 
-function sendError(res: express.Response, error: AppError): void {
+function sendError(req: IncomingMessage, res: express.Response, error: AppError): void {
   if (error.retryAfter) res.setHeader('Retry-After', String(error.retryAfter));
-  res.status(error.status).json(error.toBody());
+  res.status(error.status).json(error.toBody(requestIdOf(req)));
 }
 
 export function createApp(deps: AppDeps): express.Express {
@@ -34,6 +36,7 @@ export function createApp(deps: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', env.TRUST_PROXY);
+  app.use(assignRequestId);
   app.use(helmet());
   // One line per request with method, path, status and duration. Never headers (tokens),
   // query strings or bodies. Plain rather than pino-http: its per-request child loggers
@@ -50,6 +53,7 @@ export function createApp(deps: AppDeps): express.Express {
           path,
           status: res.statusCode,
           ms: Math.round(performance.now() - started),
+          requestId: requestIdOf(req),
         },
         'request completed',
       );
@@ -57,31 +61,39 @@ export function createApp(deps: AppDeps): express.Express {
     next();
   });
 
+  const loginThrottle = createLoginThrottle(database.db);
   const createContext = (req: IncomingMessage) => {
     return createContextInner({
       db: database.db,
       env,
       cipher: deps.cipher,
       logger,
+      loginThrottle,
+      requestId: requestIdOf(req),
       token: tokenFromHeader(req.headers.authorization),
       ip: (req as Request).ip,
     });
   };
   const logInternal = (error: AppError, req: IncomingMessage) =>
     logger.error(
-      { method: req.method, path: req.url?.split('?')[0], ...describeError(error.cause ?? error) },
+      {
+        method: req.method,
+        path: req.url?.split('?')[0],
+        requestId: requestIdOf(req),
+        ...describeError(error.cause ?? error),
+      },
       'unexpected error',
     );
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
-  app.get('/readyz', async (_req, res) => {
+  app.get('/readyz', async (req, res) => {
     try {
       await database.sql`select 1`;
       res.json({ status: 'ok' });
     } catch {
-      sendError(res, new AppError('SERVICE_UNAVAILABLE', 'The database is not reachable.'));
+      sendError(req, res, new AppError('SERVICE_UNAVAILABLE', 'The database is not reachable.'));
     }
   });
   if (deps.openApiDocument) {
@@ -116,8 +128,8 @@ export function createApp(deps: AppDeps): express.Express {
     createRestHandler({ router: appRouter, createContext, onInternalError: logInternal }),
   );
 
-  app.use((_req, res) => {
-    sendError(res, new AppError('NOT_FOUND'));
+  app.use((req, res) => {
+    sendError(req, res, new AppError('NOT_FOUND'));
   });
 
   const onError: ErrorRequestHandler = (error: unknown, req, res, _next) => {
@@ -134,7 +146,7 @@ export function createApp(deps: AppDeps): express.Express {
     else appError = toAppError(error);
     if (appError.code === 'INTERNAL') logInternal(appError, req);
     if (res.headersSent) return;
-    sendError(res, appError);
+    sendError(req, res, appError);
   };
   app.use(onError);
   return app;

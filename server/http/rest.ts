@@ -3,6 +3,7 @@ import type { AnyRouter } from '@trpc/server';
 import { createOpenApiNodeHttpHandler } from 'trpc-to-openapi';
 import { toAppError, type AppError } from '../errors.ts';
 import { proceduresMeta, type Context } from '../trpc.ts';
+import { requestIdOf } from './request-id.ts';
 
 type Next = (err?: unknown) => void;
 
@@ -10,7 +11,7 @@ type Next = (err?: unknown) => void;
  * REST under /api/v1 through trpc-to-openapi. Its handler writes
  * `code: <tRPC code>` and "Input validation failed" into error bodies after
  * our error formatter has run, so this adapter remembers the error it saw in
- * `onError` and writes our own body (`{code, message, issues?}`) instead.
+ * `onError` and writes our own body (`{code, message, issues?, request_id}`) instead.
  */
 export function createRestHandler(opts: {
   router: AnyRouter;
@@ -53,7 +54,7 @@ export function createRestHandler(opts: {
     const end = res.end.bind(res) as (chunk?: unknown) => ServerResponse;
     res.end = ((chunk?: unknown) => {
       const appError = seen.get(req);
-      return end(appError ? JSON.stringify(appError.toBody()) : chunk);
+      return end(appError ? JSON.stringify(appError.toBody(requestIdOf(req))) : chunk);
     }) as ServerResponse['end'];
     handler(req, res, next).catch(next);
   };

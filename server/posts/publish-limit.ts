@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import type { DbOrTx } from '../db/client.ts';
+import type { Tx } from '../db/client.ts';
 import { AppError } from '../errors.ts';
 import { formatInstant } from '../lib/time.ts';
 
@@ -27,7 +27,7 @@ export function busiestWindow(at: number, others: number[]): number {
  * creates, so two requests cannot both take the last slot.
  */
 export async function assertWithinPublishLimit(
-  tx: DbOrTx,
+  tx: Tx,
   opts: { igUserId: string; at: Date; limit: number; excludePostId?: number },
 ): Promise<void> {
   await tx.execute(

@@ -37,9 +37,9 @@ export const postsRouter = router({
         summary: 'Schedule a post',
         description: 'Stores the post and schedules its publication at `date_pub` (or as soon as possible).',
         tags: TAGS,
-        errorResponses: [400, 401, 409],
         protect: true,
       },
+      errors: ['PUBLISH_LIMIT_REACHED', 'TOO_MANY_SCHEDULED_POSTS'],
     })
     .input(ZCreatePostInput)
     .output(ZPost)
@@ -53,9 +53,9 @@ export const postsRouter = router({
         operationId: 'listPosts',
         summary: 'List your posts, newest first',
         tags: TAGS,
-        errorResponses: [400, 401],
         protect: true,
       },
+      errors: [],
     })
     .input(ZListPostsInput)
     .output(ZPostList)
@@ -69,9 +69,9 @@ export const postsRouter = router({
         operationId: 'getPost',
         summary: 'Read a post',
         tags: TAGS,
-        errorResponses: [400, 401, 404],
         protect: true,
       },
+      errors: ['POST_NOT_FOUND'],
     })
     .input(ZPostIdInput)
     .output(ZPost)
@@ -87,14 +87,14 @@ export const postsRouter = router({
         description:
           'Refused (409) while the post is publishing or once published. Editing a failed post schedules it again.',
         tags: TAGS,
-        errorResponses: [400, 401, 404, 409],
         protect: true,
       },
+      errors: ['POST_NOT_FOUND', 'POST_NOT_EDITABLE', 'PUBLISH_LIMIT_REACHED', 'TOO_MANY_SCHEDULED_POSTS'],
     })
     .input(ZUpdatePostInput)
     .output(ZPost)
     .mutation(({ ctx, input }) =>
-      ctx.db.transaction((tx) => updatePost(tx, ctx.user.id, input, 'patch', deps(ctx))),
+      ctx.db.transaction((tx) => updatePost(tx, ctx.user.id, { input, mode: 'patch' }, deps(ctx))),
     ),
 
   replace: authedProcedure
@@ -106,14 +106,14 @@ export const postsRouter = router({
         summary: 'Replace a post (all required fields)',
         description: 'Optional fields left out are cleared. Same rules as PATCH.',
         tags: TAGS,
-        errorResponses: [400, 401, 404, 409],
         protect: true,
       },
+      errors: ['POST_NOT_FOUND', 'POST_NOT_EDITABLE', 'PUBLISH_LIMIT_REACHED', 'TOO_MANY_SCHEDULED_POSTS'],
     })
     .input(ZReplacePostInput)
     .output(ZPost)
     .mutation(({ ctx, input }) =>
-      ctx.db.transaction((tx) => updatePost(tx, ctx.user.id, input, 'replace', deps(ctx))),
+      ctx.db.transaction((tx) => updatePost(tx, ctx.user.id, { input, mode: 'replace' }, deps(ctx))),
     ),
 
   delete: authedProcedure
@@ -125,9 +125,9 @@ export const postsRouter = router({
         summary: 'Delete a post and cancel its publication',
         description: 'Refused (409) while the post is being published.',
         tags: TAGS,
-        errorResponses: [400, 401, 404, 409],
         protect: true,
       },
+      errors: ['POST_NOT_FOUND', 'POST_NOT_EDITABLE'],
     })
     .input(ZPostIdInput)
     .output(ZDeletePostOutput)
@@ -141,9 +141,9 @@ export const postsRouter = router({
         operationId: 'listPostEvents',
         summary: 'What happened to a post, oldest first',
         tags: TAGS,
-        errorResponses: [400, 401, 404],
         protect: true,
       },
+      errors: ['POST_NOT_FOUND'],
     })
     .input(ZPostIdInput)
     .output(ZPostEventList)

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { CONTENT_TYPES, POST_EVENT_TYPES, POST_STATUSES } from '../db/schema.ts';
+import { ZPostError } from './post-error.ts';
 import { captionProblems, crossFieldIssues, mediaUrlProblem, USER_TAGS_MAX } from './rules.ts';
 
 const ZUserId = z
@@ -123,15 +124,6 @@ export type ListPostsInput = z.infer<typeof ZListPostsInput>;
 // ---- outputs ------------------------------------------------------------------
 
 const ZInstant = z.iso.datetime();
-
-export const ZPostError = z
-  .object({
-    code: z.string().meta({ description: 'Stable machine-readable reason, e.g. GRAPH_TOKEN_INVALID.' }),
-    message: z.string(),
-    graph_code: z.number().int().nullable(),
-    graph_subcode: z.number().int().nullable(),
-  })
-  .meta({ id: 'PostError', description: 'Why publishing failed, and Meta’s codes when Meta refused.' });
 
 export const ZUserTag = z
   .object({ username: z.string(), x: z.number().nullable(), y: z.number().nullable() })

@@ -1,11 +1,15 @@
 import { and, asc, eq, sql, type SQL } from 'drizzle-orm';
-import type { DbOrTx } from '../db/client.ts';
+import type { DbOrTx, Tx } from '../db/client.ts';
 import { rowMapper } from '../db/rows.ts';
-import { postEvents, posts, postUserTags, type PostEventType, type PostError } from '../db/schema.ts';
+import { postEvents, posts, postUserTags, type PostRow } from '../db/schema.ts';
+import { arrayLiteral } from '../db/sql.ts';
 import type { TokenCipher } from '../crypto/token-cipher.ts';
 import { AppError } from '../errors.ts';
-import { schedulePublishJob, unschedulePublishJob } from '../jobs/publish-job.ts';
+import { schedulePublishJob, unschedulePublishJob } from '../jobs/publish-post.ts';
 import { formatInstant, formatInstantOrNull } from '../lib/time.ts';
+import { appendEvent, eventInsert } from './events.ts';
+import { mergeEdit } from './merge.ts';
+import { toPostErrorOutput } from './post-error.ts';
 import { assertWithinPublishLimit } from './publish-limit.ts';
 import { crossFieldIssues } from './rules.ts';
 import type {
@@ -16,7 +20,6 @@ import type {
   UpdatePostInput,
 } from './schemas.ts';
 
-type PostRow = typeof posts.$inferSelect;
 type TagRow = Pick<typeof postUserTags.$inferSelect, 'username' | 'x' | 'y'>;
 type TagInput = NonNullable<CreatePostInput['user_tags']>;
 
@@ -25,17 +28,6 @@ export interface PostDeps {
   /** PUBLISH_LIMIT_PER_24H */
   publishLimit: number;
   now?: Date;
-}
-
-function toErrorOutput(error: PostError | null) {
-  return error
-    ? {
-        code: error.code,
-        message: error.message,
-        graph_code: error.graph_code ?? null,
-        graph_subcode: error.graph_subcode ?? null,
-      }
-    : null;
 }
 
 export function toPostOutput(row: PostRow, tags: TagRow[]): PostOutput {
@@ -53,7 +45,7 @@ export function toPostOutput(row: PostRow, tags: TagRow[]): PostOutput {
     creation_id: row.creationId,
     media_id: row.mediaId,
     permalink: row.permalink,
-    error: toErrorOutput(row.lastError),
+    error: toPostErrorOutput(row.lastError),
     attempts: row.attempts,
     published_at: formatInstantOrNull(row.publishedAt),
     created_at: formatInstant(row.createdAt),
@@ -72,27 +64,6 @@ function resolveDatePub(datePub: string | null | undefined, now: Date): Date {
   return wholeSecond(at.getTime() < now.getTime() ? now : at);
 }
 
-/** The INSERT of one history event, to run alone (appendEvent) or beside another statement. */
-export function eventInsert(
-  postId: number,
-  type: PostEventType,
-  message: string,
-  extra: { datePub?: Date | null; error?: PostError | null } = {},
-): SQL {
-  return sql`insert into post_events (post_id, type, message, date_pub, error) values (${postId}, ${type}, ${message},
-    ${extra.datePub?.toISOString() ?? null}::timestamptz, ${extra.error ? JSON.stringify(extra.error) : null}::jsonb)`;
-}
-
-export async function appendEvent(
-  tx: DbOrTx,
-  postId: number,
-  type: PostEventType,
-  message: string,
-  extra: { datePub?: Date | null; error?: PostError | null } = {},
-): Promise<void> {
-  await tx.execute(eventInsert(postId, type, message, extra));
-}
-
 async function tagsByPost(db: DbOrTx, postIds: number[]): Promise<Map<number, TagRow[]>> {
   const map = new Map<number, TagRow[]>(postIds.map((id) => [id, []]));
   if (postIds.length === 0) return map;
@@ -103,12 +74,12 @@ async function tagsByPost(db: DbOrTx, postIds: number[]): Promise<Map<number, Ta
     y: number | null;
   }>(sql`
     select post_id, username, x, y from post_user_tags
-    where post_id = any(${`{${postIds.join(',')}}`}::bigint[]) order by post_id, position`);
+    where post_id = any(${arrayLiteral(postIds)}::bigint[]) order by post_id, position`);
   for (const row of rows) map.get(Number(row.post_id))!.push({ username: row.username, x: row.x, y: row.y });
   return map;
 }
 
-async function writeTags(tx: DbOrTx, postId: number, tags: TagInput, replace: boolean): Promise<TagRow[]> {
+async function writeTags(tx: Tx, postId: number, tags: TagInput, replace: boolean): Promise<TagRow[]> {
   if (replace) await tx.delete(postUserTags).where(eq(postUserTags.postId, postId));
   const rows = tags.map((t, position) => ({
     postId,
@@ -124,7 +95,7 @@ async function writeTags(tx: DbOrTx, postId: number, tags: TagInput, replace: bo
 const toPostRow = rowMapper(posts);
 
 export async function createPost(
-  tx: DbOrTx,
+  tx: Tx,
   ownerId: number,
   input: CreatePostInput,
   deps: PostDeps,
@@ -143,12 +114,15 @@ export async function createPost(
     returning *`);
   const post = toPostRow(row!);
   const tags = await writeTags(tx, post.id, input.user_tags ?? [], false);
-  await schedulePublishJob(
-    tx,
-    post.id,
-    datePub,
-    eventInsert(post.id, 'created', `Scheduled for ${formatInstant(datePub)}.`, { datePub }),
-  );
+  await schedulePublishJob(tx, {
+    postId: post.id,
+    runAt: datePub,
+    event: eventInsert(post.id, {
+      type: 'created',
+      message: `Scheduled for ${formatInstant(datePub)}.`,
+      datePub,
+    }),
+  });
   return toPostOutput(post, tags);
 }
 
@@ -205,7 +179,7 @@ export async function listPosts(
 }
 
 /** Locks the caller's post for the rest of the transaction. */
-async function lockPost(tx: DbOrTx, ownerId: number, id: number): Promise<PostRow> {
+async function lockPost(tx: Tx, ownerId: number, id: number): Promise<PostRow> {
   const [row] = await tx
     .select()
     .from(posts)
@@ -226,71 +200,61 @@ function assertEditable(row: PostRow): void {
   }
 }
 
-const EDITABLE_FIELDS = [
-  'user_id',
-  'content_type',
-  'url',
-  'caption',
-  'location_id',
-  'user_tags',
-  'thumb_offset',
-  'token',
-  'date_pub',
-] as const;
-
 /**
  * PATCH (only the fields given) and PUT (every field; absent optional ones
  * are cleared). A failed post that is edited is scheduled again.
  */
 export async function updatePost(
-  tx: DbOrTx,
+  tx: Tx,
   ownerId: number,
-  input: UpdatePostInput | ReplacePostInput,
-  mode: 'patch' | 'replace',
+  edit: { input: UpdatePostInput | ReplacePostInput; mode: 'patch' | 'replace' },
   deps: PostDeps,
 ): Promise<PostOutput> {
+  const { input } = edit;
   const now = deps.now ?? new Date();
   const current = await lockPost(tx, ownerId, input.id);
   assertEditable(current);
-  const given = (key: (typeof EDITABLE_FIELDS)[number]) => mode === 'replace' || input[key] !== undefined;
   const currentTags = (await tagsByPost(tx, [current.id])).get(current.id)!;
-
-  const merged = {
-    user_id: given('user_id') ? input.user_id! : current.igUserId,
-    content_type: given('content_type') ? input.content_type! : current.contentType,
-    url: given('url') ? input.url! : current.url,
-    caption: given('caption') ? (input.caption ?? null) : current.caption,
-    location_id: given('location_id') ? (input.location_id ?? null) : current.locationId,
-    thumb_offset: given('thumb_offset') ? (input.thumb_offset ?? null) : current.thumbOffset,
-    user_tags: given('user_tags') ? (input.user_tags ?? []) : currentTags,
-  };
-  const issues = crossFieldIssues(merged);
+  const { content, changed, datePubGiven } = mergeEdit(
+    {
+      user_id: current.igUserId,
+      content_type: current.contentType,
+      url: current.url,
+      caption: current.caption,
+      location_id: current.locationId,
+      thumb_offset: current.thumbOffset,
+      user_tags: currentTags,
+    },
+    input,
+    edit.mode,
+  );
+  const issues = crossFieldIssues(content);
   if (issues.length > 0) throw new AppError('VALIDATION_FAILED', undefined, { issues });
 
   const wasFailed = current.status === 'failed';
-  let datePub = given('date_pub') ? resolveDatePub(input.date_pub, now) : current.datePub;
+  let datePub = datePubGiven ? resolveDatePub(input.date_pub, now) : current.datePub;
   // A failed post whose time has passed goes out as soon as possible.
   if (wasFailed && datePub.getTime() < now.getTime()) datePub = wholeSecond(now);
   const moved = datePub.getTime() !== current.datePub.getTime();
-  if (moved || wasFailed || merged.user_id !== current.igUserId) {
+  if (moved || wasFailed || content.user_id !== current.igUserId) {
     await assertWithinPublishLimit(tx, {
-      igUserId: merged.user_id,
+      igUserId: content.user_id,
       at: datePub,
       limit: deps.publishLimit,
       excludePostId: current.id,
     });
   }
 
-  const sealed = given('token') && input.token !== undefined ? deps.cipher.seal(input.token) : undefined;
+  const sealed = input.token !== undefined ? deps.cipher.seal(input.token) : undefined;
   const [row] = await tx
     .update(posts)
     .set({
-      igUserId: merged.user_id,
-      contentType: merged.content_type,
-      url: merged.url,
-      caption: merged.caption,
-      locationId: merged.location_id,
-      thumbOffset: merged.thumb_offset,
+      igUserId: content.user_id,
+      contentType: content.content_type,
+      url: content.url,
+      caption: content.caption,
+      locationId: content.location_id,
+      thumbOffset: content.thumb_offset,
       ...(sealed ? { tokenKeyId: sealed.keyId, tokenCiphertext: sealed.ciphertext } : {}),
       datePub,
       updatedAt: now,
@@ -303,37 +267,36 @@ export async function updatePost(
     })
     .where(eq(posts.id, current.id))
     .returning();
-  const tags = given('user_tags') ? await writeTags(tx, current.id, merged.user_tags, true) : currentTags;
+  const tags =
+    content.user_tags === currentTags
+      ? currentTags
+      : await writeTags(tx, current.id, content.user_tags, true);
 
-  const changed = EDITABLE_FIELDS.filter((f) => f !== 'date_pub' && given(f) && input[f] !== undefined);
   if (changed.length > 0 || !moved)
-    await appendEvent(
-      tx,
-      current.id,
-      'updated',
-      changed.length > 0 ? `Changed ${changed.join(', ')}.` : 'Saved with no changes.',
-    );
-  await schedulePublishJob(
-    tx,
-    current.id,
-    datePub,
-    moved || wasFailed
-      ? eventInsert(
-          current.id,
-          'rescheduled',
-          wasFailed
-            ? `Scheduled again for ${formatInstant(datePub)}.`
-            : `Moved to ${formatInstant(datePub)}.`,
-          { datePub },
-        )
-      : undefined,
-  );
+    await appendEvent(tx, current.id, {
+      type: 'updated',
+      message: changed.length > 0 ? `Changed ${changed.join(', ')}.` : 'Saved with no changes.',
+    });
+  await schedulePublishJob(tx, {
+    postId: current.id,
+    runAt: datePub,
+    event:
+      moved || wasFailed
+        ? eventInsert(current.id, {
+            type: 'rescheduled',
+            message: wasFailed
+              ? `Scheduled again for ${formatInstant(datePub)}.`
+              : `Moved to ${formatInstant(datePub)}.`,
+            datePub,
+          })
+        : undefined,
+  });
   return toPostOutput(row!, tags);
 }
 
 /** Deletes the post and its job; refused while it is being published. */
 export async function deletePost(
-  tx: DbOrTx,
+  tx: Tx,
   ownerId: number,
   id: number,
 ): Promise<{ id: number; deleted: true }> {
@@ -363,7 +326,7 @@ export async function listPostEvents(db: DbOrTx, ownerId: number, id: number) {
       type: e.type,
       message: e.message,
       date_pub: formatInstantOrNull(e.datePub),
-      error: toErrorOutput(e.error),
+      error: toPostErrorOutput(e.error),
       created_at: formatInstant(e.createdAt),
     })),
   };

@@ -1,17 +1,26 @@
 import { EventEmitter } from 'node:events';
 import { sql } from 'drizzle-orm';
 import { Logger as WorkerLogger, run, type Runner, type WorkerEvents } from 'graphile-worker';
-import { z } from 'zod';
+import { deleteExpiredSessions } from '../auth/sessions.ts';
 import type { TokenCipher } from '../crypto/token-cipher.ts';
 import type { Db } from '../db/client.ts';
+import { arrayLiteral } from '../db/sql.ts';
 import type { GraphClient } from '../graph/graph-client.ts';
-import { PUBLISH_TASK } from '../jobs/publish-job.ts';
+import {
+  PRUNE_SESSIONS_CRONTAB,
+  PRUNE_SESSIONS_TASK,
+  ZPruneSessionsPayload,
+} from '../jobs/prune-sessions.ts';
+import { PUBLISH_POST_TASK, ZPublishPostPayload } from '../jobs/publish-post.ts';
+import {
+  enqueueReconcileAfterStart,
+  RECONCILE_CRONTAB,
+  RECONCILE_TASK,
+  ZReconcilePayload,
+} from '../jobs/reconcile.ts';
 import type { Logger } from '../logger.ts';
-import { DEFAULT_PUBLISHER_SETTINGS, publishPost, type PublisherSettings } from './publish-post.ts';
 import { reconcile } from './reconcile.ts';
-
-const RECONCILE_TASK = 'reconcile';
-const ZPublishPayload = z.object({ postId: z.number().int().positive() });
+import { DEFAULT_PUBLISHER_SETTINGS, publishPost, type PublisherSettings } from './run.ts';
 
 export interface WorkerOptions {
   url: string;
@@ -58,7 +67,7 @@ export async function startPublishWorker(opts: WorkerOptions): Promise<PublishWo
     if (workerIds.length === 0) return;
     await opts.db.execute(sql`
       insert into worker_heartbeats (worker_id, seen_at)
-      select unnest(${`{${workerIds.join(',')}}`}::text[]), now()
+      select unnest(${arrayLiteral(workerIds)}::text[]), now()
       on conflict (worker_id) do update set seen_at = excluded.seen_at`);
   };
   const ensureAlive = async (owner: string) => {
@@ -81,16 +90,22 @@ export async function startPublishWorker(opts: WorkerOptions): Promise<PublishWo
     noHandleSignals: true,
     logger: workerLogger(logger),
     events,
-    crontab: `* * * * * ${RECONCILE_TASK} ?max=1&jobKey=${RECONCILE_TASK}`,
+    crontab: [RECONCILE_CRONTAB, PRUNE_SESSIONS_CRONTAB].join('\n'),
     taskList: {
-      [PUBLISH_TASK]: async (payload, helpers) => {
-        const { postId } = ZPublishPayload.parse(payload);
+      [PUBLISH_POST_TASK]: async (payload, helpers) => {
+        const { postId } = ZPublishPostPayload.parse(payload);
         publishRuns++;
         const owner = helpers.job.locked_by ?? `worker-${process.pid}`;
-        await publishPost({ ...opts, logger, settings, ensureAlive }, postId, owner);
+        await publishPost({ ...opts, logger, settings, ensureAlive }, { postId, owner });
       },
-      [RECONCILE_TASK]: async () => {
-        await reconcile(opts.db, logger, settings.deadWorkerMs);
+      [RECONCILE_TASK]: async (payload) => {
+        ZReconcilePayload.parse(payload);
+        await reconcile(opts.db, { logger, deadWorkerMs: settings.deadWorkerMs });
+      },
+      [PRUNE_SESSIONS_TASK]: async (payload) => {
+        ZPruneSessionsPayload.parse(payload);
+        const deleted = await deleteExpiredSessions(opts.db);
+        if (deleted > 0) logger.info({ deleted }, 'deleted expired sessions');
       },
     },
   });
@@ -100,15 +115,9 @@ export async function startPublishWorker(opts: WorkerOptions): Promise<PublishWo
   }, opts.heartbeatMs ?? 5_000);
   timer.unref();
 
-  // Catch up at once after a restart, and again once a dead predecessor's heartbeat has gone stale.
-  await runner.addJob(RECONCILE_TASK, {}, { jobKey: 'reconcile:start' });
-  await runner.addJob(
-    RECONCILE_TASK,
-    {},
-    {
-      jobKey: 'reconcile:after-start',
-      runAt: new Date(Date.now() + settings.deadWorkerMs + 2_000),
-    },
+  await enqueueReconcileAfterStart(
+    (task, payload, spec) => runner.addJob(task, payload, spec),
+    settings.deadWorkerMs,
   );
   logger.info({ concurrency: opts.concurrency }, 'publishing worker started');
 
@@ -122,7 +131,7 @@ export async function startPublishWorker(opts: WorkerOptions): Promise<PublishWo
       if (ids.size > 0)
         await opts.db
           .execute(
-            sql`delete from worker_heartbeats where worker_id = any(${`{${[...ids].join(',')}}`}::text[])`,
+            sql`delete from worker_heartbeats where worker_id = any(${arrayLiteral([...ids])}::text[])`,
           )
           .catch(() => undefined);
     },

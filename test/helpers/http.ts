@@ -1,4 +1,12 @@
-import { recordOpenApiCheck } from './openapi.ts';
+import { recordOpenApiCheck, recordViolation } from './openapi.ts';
+
+/** Every error body carries the request's id, the same one as the X-Request-Id header. */
+export function checkRequestId(status: number, headers: Headers, body: unknown): void {
+  if (status < 400 || !body || typeof body !== 'object') return;
+  const id = (body as { request_id?: unknown }).request_id;
+  if (!id || id !== headers.get('x-request-id'))
+    recordViolation(`error ${status} without a matching request_id: ${JSON.stringify(body).slice(0, 200)}`);
+}
 
 export interface JsonResponse<T = any> {
   status: number;
@@ -29,6 +37,7 @@ export function jsonClient(baseUrl: string) {
     } catch {
       parsed = undefined;
     }
+    checkRequestId(res.status, res.headers, parsed);
     if (new URL(`${baseUrl}${path}`).pathname.startsWith('/api/v1'))
       recordOpenApiCheck(method, `${baseUrl}${path}`, res.status, res.headers.get('content-type'), parsed);
     return { status: res.status, headers: res.headers, body: parsed as T, text };

@@ -3,6 +3,7 @@ import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import createFetchClient, { type Middleware } from 'openapi-fetch';
 import type { paths } from '../../sdk/src/generated/rest.ts';
+import { checkRequestId } from './http.ts';
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020;
 
@@ -56,6 +57,10 @@ export function checkAgainstOpenApi(
   return null;
 }
 
+export function recordViolation(problem: string): void {
+  openApiViolations.push(problem);
+}
+
 export function recordOpenApiCheck(...args: Parameters<typeof checkAgainstOpenApi>): void {
   const problem = checkAgainstOpenApi(...args);
   if (problem) openApiViolations.push(problem);
@@ -64,13 +69,15 @@ export function recordOpenApiCheck(...args: Parameters<typeof checkAgainstOpenAp
 const validating: Middleware = {
   async onResponse({ request, response }) {
     const text = await response.clone().text();
+    const body: unknown = text ? JSON.parse(text) : undefined;
     recordOpenApiCheck(
       request.method,
       request.url,
       response.status,
       response.headers.get('content-type'),
-      text ? JSON.parse(text) : undefined,
+      body,
     );
+    checkRequestId(response.status, response.headers, body);
     return response;
   },
 };

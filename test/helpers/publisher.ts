@@ -1,7 +1,7 @@
 import { createTokenCipher } from '../../server/crypto/token-cipher.ts';
 import { FakeGraph, type FakeGraphOptions } from '../../server/graph/fake-graph.ts';
 import { createGraphClient } from '../../server/graph/graph-client.ts';
-import type { PublisherSettings } from '../../server/publisher/publish-post.ts';
+import type { PublisherSettings } from '../../server/publisher/run.ts';
 import { startPublishWorker, type PublishWorker } from '../../server/publisher/runner.ts';
 import { randomBytes } from 'node:crypto';
 import { captureLogger, startTestServer, type TestServer } from './server.ts';

@@ -259,7 +259,6 @@ export interface components {
         | 'created'
         | 'updated'
         | 'rescheduled'
-        | 'claimed'
         | 'container_created'
         | 'container_processing'
         | 'publish_attempted'
@@ -282,7 +281,7 @@ export interface components {
       /** Format: date-time */
       created_at: string;
     };
-    /** @description The body of every error response. `code` is stable and machine-readable; new codes may be added. Codes: `VALIDATION_FAILED`, `MALFORMED_JSON`, `UNAUTHORIZED`, `INVALID_CREDENTIALS`, `SIGNUP_DISABLED`, `NOT_FOUND`, `POST_NOT_FOUND`, `METHOD_NOT_ALLOWED`, `USERNAME_TAKEN`, `POST_NOT_EDITABLE`, `PUBLISH_LIMIT_REACHED`, `PAYLOAD_TOO_LARGE`, `UNSUPPORTED_MEDIA_TYPE`, `TOO_MANY_REQUESTS`, `INTERNAL`, `SERVICE_UNAVAILABLE`. */
+    /** @description The body of every error response. `code` is stable and machine-readable; new codes may be added. Codes: `VALIDATION_FAILED`, `MALFORMED_JSON`, `UNAUTHORIZED`, `INVALID_CREDENTIALS`, `SIGNUP_DISABLED`, `NOT_FOUND`, `POST_NOT_FOUND`, `METHOD_NOT_ALLOWED`, `USERNAME_TAKEN`, `POST_NOT_EDITABLE`, `PUBLISH_LIMIT_REACHED`, `TOO_MANY_SCHEDULED_POSTS`, `PAYLOAD_TOO_LARGE`, `UNSUPPORTED_MEDIA_TYPE`, `TOO_MANY_REQUESTS`, `INTERNAL`, `SERVICE_UNAVAILABLE`. */
     Error: {
       /** @example VALIDATION_FAILED */
       code: string;
@@ -290,6 +289,8 @@ export interface components {
       message: string;
       /** @description Per-field problems, on validation errors. */
       issues?: components['schemas']['FieldIssue'][];
+      /** @description The id of the request (also the `X-Request-Id` header): quote it when reporting a problem. */
+      request_id: string;
     };
     FieldIssue: {
       /** @description Dotted path of the field, e.g. `user_tags.0.x`; empty for the body. */
@@ -334,7 +335,7 @@ export interface operations {
           'application/json': components['schemas']['Token'];
         };
       };
-      /** @description The request is not valid (`VALIDATION_FAILED`, `MALFORMED_JSON`). */
+      /** @description `VALIDATION_FAILED`: The request is not valid. `MALFORMED_JSON`: The request body is not valid JSON. */
       400: {
         headers: {
           [name: string]: unknown;
@@ -343,7 +344,7 @@ export interface operations {
           'application/json': components['schemas']['Error'];
         };
       };
-      /** @description No valid token (`UNAUTHORIZED`) or wrong credentials (`INVALID_CREDENTIALS`). */
+      /** @description `INVALID_CREDENTIALS`: Incorrect username or password. */
       401: {
         headers: {
           [name: string]: unknown;
@@ -352,7 +353,25 @@ export interface operations {
           'application/json': components['schemas']['Error'];
         };
       };
-      /** @description Too many failed logins (`TOO_MANY_REQUESTS`); see `Retry-After`. */
+      /** @description `PAYLOAD_TOO_LARGE`: The request body is too large. */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `UNSUPPORTED_MEDIA_TYPE`: Send JSON with Content-Type: application/json. */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `TOO_MANY_REQUESTS`: Too many requests or login attempts; try again after Retry-After seconds. */
       429: {
         headers: {
           [name: string]: unknown;
@@ -361,8 +380,17 @@ export interface operations {
           'application/json': components['schemas']['Error'];
         };
       };
-      /** @description Unexpected server error (`INTERNAL`). */
+      /** @description `INTERNAL`: Something went wrong on our side. */
       500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `SERVICE_UNAVAILABLE`: The service cannot answer right now (its database is unreachable or it is overloaded); try again shortly. */
+      503: {
         headers: {
           [name: string]: unknown;
         };
@@ -410,7 +438,7 @@ export interface operations {
           'application/json': components['schemas']['Token'];
         };
       };
-      /** @description The request is not valid (`VALIDATION_FAILED`, `MALFORMED_JSON`). */
+      /** @description `VALIDATION_FAILED`: The request is not valid. `MALFORMED_JSON`: The request body is not valid JSON. */
       400: {
         headers: {
           [name: string]: unknown;
@@ -419,7 +447,7 @@ export interface operations {
           'application/json': components['schemas']['Error'];
         };
       };
-      /** @description No valid token (`UNAUTHORIZED`) or wrong credentials (`INVALID_CREDENTIALS`). */
+      /** @description `INVALID_CREDENTIALS`: Incorrect username or password. */
       401: {
         headers: {
           [name: string]: unknown;
@@ -428,7 +456,25 @@ export interface operations {
           'application/json': components['schemas']['Error'];
         };
       };
-      /** @description Too many failed logins (`TOO_MANY_REQUESTS`); see `Retry-After`. */
+      /** @description `PAYLOAD_TOO_LARGE`: The request body is too large. */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `UNSUPPORTED_MEDIA_TYPE`: Send JSON with Content-Type: application/json. */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `TOO_MANY_REQUESTS`: Too many requests or login attempts; try again after Retry-After seconds. */
       429: {
         headers: {
           [name: string]: unknown;
@@ -437,8 +483,17 @@ export interface operations {
           'application/json': components['schemas']['Error'];
         };
       };
-      /** @description Unexpected server error (`INTERNAL`). */
+      /** @description `INTERNAL`: Something went wrong on our side. */
       500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `SERVICE_UNAVAILABLE`: The service cannot answer right now (its database is unreachable or it is overloaded); try again shortly. */
+      503: {
         headers: {
           [name: string]: unknown;
         };
@@ -486,7 +541,7 @@ export interface operations {
           'application/json': components['schemas']['User'];
         };
       };
-      /** @description The request is not valid (`VALIDATION_FAILED`, `MALFORMED_JSON`). */
+      /** @description `VALIDATION_FAILED`: The request is not valid. `MALFORMED_JSON`: The request body is not valid JSON. */
       400: {
         headers: {
           [name: string]: unknown;
@@ -495,7 +550,7 @@ export interface operations {
           'application/json': components['schemas']['Error'];
         };
       };
-      /** @description Not allowed (`SIGNUP_DISABLED`). */
+      /** @description `SIGNUP_DISABLED`: Sign-up is disabled on this server. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -504,7 +559,7 @@ export interface operations {
           'application/json': components['schemas']['Error'];
         };
       };
-      /** @description Conflicts with the current state (`POST_NOT_EDITABLE`, `PUBLISH_LIMIT_REACHED`, `USERNAME_TAKEN`). */
+      /** @description `USERNAME_TAKEN`: That username is taken. */
       409: {
         headers: {
           [name: string]: unknown;
@@ -513,8 +568,35 @@ export interface operations {
           'application/json': components['schemas']['Error'];
         };
       };
-      /** @description Unexpected server error (`INTERNAL`). */
+      /** @description `PAYLOAD_TOO_LARGE`: The request body is too large. */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `UNSUPPORTED_MEDIA_TYPE`: Send JSON with Content-Type: application/json. */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `INTERNAL`: Something went wrong on our side. */
       500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `SERVICE_UNAVAILABLE`: The service cannot answer right now (its database is unreachable or it is overloaded); try again shortly. */
+      503: {
         headers: {
           [name: string]: unknown;
         };
@@ -551,7 +633,16 @@ export interface operations {
           'application/json': components['schemas']['User'];
         };
       };
-      /** @description No valid token (`UNAUTHORIZED`) or wrong credentials (`INVALID_CREDENTIALS`). */
+      /** @description `VALIDATION_FAILED`: The request is not valid. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `UNAUTHORIZED`: A valid token is required. */
       401: {
         headers: {
           [name: string]: unknown;
@@ -560,8 +651,26 @@ export interface operations {
           'application/json': components['schemas']['Error'];
         };
       };
-      /** @description Unexpected server error (`INTERNAL`). */
+      /** @description `TOO_MANY_REQUESTS`: Too many requests or login attempts; try again after Retry-After seconds. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `INTERNAL`: Something went wrong on our side. */
       500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `SERVICE_UNAVAILABLE`: The service cannot answer right now (its database is unreachable or it is overloaded); try again shortly. */
+      503: {
         headers: {
           [name: string]: unknown;
         };
@@ -598,7 +707,16 @@ export interface operations {
           'application/json': components['schemas']['Token'];
         };
       };
-      /** @description No valid token (`UNAUTHORIZED`) or wrong credentials (`INVALID_CREDENTIALS`). */
+      /** @description `VALIDATION_FAILED`: The request is not valid. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `UNAUTHORIZED`: A valid token is required. */
       401: {
         headers: {
           [name: string]: unknown;
@@ -607,8 +725,26 @@ export interface operations {
           'application/json': components['schemas']['Error'];
         };
       };
-      /** @description Unexpected server error (`INTERNAL`). */
+      /** @description `TOO_MANY_REQUESTS`: Too many requests or login attempts; try again after Retry-After seconds. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `INTERNAL`: Something went wrong on our side. */
       500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `SERVICE_UNAVAILABLE`: The service cannot answer right now (its database is unreachable or it is overloaded); try again shortly. */
+      503: {
         headers: {
           [name: string]: unknown;
         };
@@ -649,7 +785,16 @@ export interface operations {
           'application/json': components['schemas']['LogoutResult'];
         };
       };
-      /** @description No valid token (`UNAUTHORIZED`) or wrong credentials (`INVALID_CREDENTIALS`). */
+      /** @description `VALIDATION_FAILED`: The request is not valid. `MALFORMED_JSON`: The request body is not valid JSON. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `UNAUTHORIZED`: A valid token is required. */
       401: {
         headers: {
           [name: string]: unknown;
@@ -658,8 +803,44 @@ export interface operations {
           'application/json': components['schemas']['Error'];
         };
       };
-      /** @description Unexpected server error (`INTERNAL`). */
+      /** @description `PAYLOAD_TOO_LARGE`: The request body is too large. */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `UNSUPPORTED_MEDIA_TYPE`: Send JSON with Content-Type: application/json. */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `TOO_MANY_REQUESTS`: Too many requests or login attempts; try again after Retry-After seconds. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `INTERNAL`: Something went wrong on our side. */
       500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `SERVICE_UNAVAILABLE`: The service cannot answer right now (its database is unreachable or it is overloaded); try again shortly. */
+      503: {
         headers: {
           [name: string]: unknown;
         };
@@ -701,7 +882,7 @@ export interface operations {
           'application/json': components['schemas']['PostList'];
         };
       };
-      /** @description The request is not valid (`VALIDATION_FAILED`, `MALFORMED_JSON`). */
+      /** @description `VALIDATION_FAILED`: The request is not valid. */
       400: {
         headers: {
           [name: string]: unknown;
@@ -710,7 +891,7 @@ export interface operations {
           'application/json': components['schemas']['Error'];
         };
       };
-      /** @description No valid token (`UNAUTHORIZED`) or wrong credentials (`INVALID_CREDENTIALS`). */
+      /** @description `UNAUTHORIZED`: A valid token is required. */
       401: {
         headers: {
           [name: string]: unknown;
@@ -719,8 +900,26 @@ export interface operations {
           'application/json': components['schemas']['Error'];
         };
       };
-      /** @description Unexpected server error (`INTERNAL`). */
+      /** @description `TOO_MANY_REQUESTS`: Too many requests or login attempts; try again after Retry-After seconds. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `INTERNAL`: Something went wrong on our side. */
       500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `SERVICE_UNAVAILABLE`: The service cannot answer right now (its database is unreachable or it is overloaded); try again shortly. */
+      503: {
         headers: {
           [name: string]: unknown;
         };
@@ -799,7 +998,7 @@ export interface operations {
           'application/json': components['schemas']['Post'];
         };
       };
-      /** @description The request is not valid (`VALIDATION_FAILED`, `MALFORMED_JSON`). */
+      /** @description `VALIDATION_FAILED`: The request is not valid. `MALFORMED_JSON`: The request body is not valid JSON. */
       400: {
         headers: {
           [name: string]: unknown;
@@ -808,7 +1007,7 @@ export interface operations {
           'application/json': components['schemas']['Error'];
         };
       };
-      /** @description No valid token (`UNAUTHORIZED`) or wrong credentials (`INVALID_CREDENTIALS`). */
+      /** @description `UNAUTHORIZED`: A valid token is required. */
       401: {
         headers: {
           [name: string]: unknown;
@@ -817,7 +1016,7 @@ export interface operations {
           'application/json': components['schemas']['Error'];
         };
       };
-      /** @description Conflicts with the current state (`POST_NOT_EDITABLE`, `PUBLISH_LIMIT_REACHED`, `USERNAME_TAKEN`). */
+      /** @description `PUBLISH_LIMIT_REACHED`: This Instagram account already has the most posts allowed in a 24-hour window. `TOO_MANY_SCHEDULED_POSTS`: You already have the most posts allowed waiting to be published (MAX_SCHEDULED_POSTS). */
       409: {
         headers: {
           [name: string]: unknown;
@@ -826,8 +1025,44 @@ export interface operations {
           'application/json': components['schemas']['Error'];
         };
       };
-      /** @description Unexpected server error (`INTERNAL`). */
+      /** @description `PAYLOAD_TOO_LARGE`: The request body is too large. */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `UNSUPPORTED_MEDIA_TYPE`: Send JSON with Content-Type: application/json. */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `TOO_MANY_REQUESTS`: Too many requests or login attempts; try again after Retry-After seconds. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `INTERNAL`: Something went wrong on our side. */
       500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `SERVICE_UNAVAILABLE`: The service cannot answer right now (its database is unreachable or it is overloaded); try again shortly. */
+      503: {
         headers: {
           [name: string]: unknown;
         };
@@ -866,7 +1101,7 @@ export interface operations {
           'application/json': components['schemas']['Post'];
         };
       };
-      /** @description The request is not valid (`VALIDATION_FAILED`, `MALFORMED_JSON`). */
+      /** @description `VALIDATION_FAILED`: The request is not valid. */
       400: {
         headers: {
           [name: string]: unknown;
@@ -875,7 +1110,7 @@ export interface operations {
           'application/json': components['schemas']['Error'];
         };
       };
-      /** @description No valid token (`UNAUTHORIZED`) or wrong credentials (`INVALID_CREDENTIALS`). */
+      /** @description `UNAUTHORIZED`: A valid token is required. */
       401: {
         headers: {
           [name: string]: unknown;
@@ -884,7 +1119,7 @@ export interface operations {
           'application/json': components['schemas']['Error'];
         };
       };
-      /** @description No such post, or it belongs to another user (`POST_NOT_FOUND`). */
+      /** @description `POST_NOT_FOUND`: No such post. */
       404: {
         headers: {
           [name: string]: unknown;
@@ -893,8 +1128,26 @@ export interface operations {
           'application/json': components['schemas']['Error'];
         };
       };
-      /** @description Unexpected server error (`INTERNAL`). */
+      /** @description `TOO_MANY_REQUESTS`: Too many requests or login attempts; try again after Retry-After seconds. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `INTERNAL`: Something went wrong on our side. */
       500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `SERVICE_UNAVAILABLE`: The service cannot answer right now (its database is unreachable or it is overloaded); try again shortly. */
+      503: {
         headers: {
           [name: string]: unknown;
         };
@@ -975,7 +1228,7 @@ export interface operations {
           'application/json': components['schemas']['Post'];
         };
       };
-      /** @description The request is not valid (`VALIDATION_FAILED`, `MALFORMED_JSON`). */
+      /** @description `VALIDATION_FAILED`: The request is not valid. `MALFORMED_JSON`: The request body is not valid JSON. */
       400: {
         headers: {
           [name: string]: unknown;
@@ -984,7 +1237,7 @@ export interface operations {
           'application/json': components['schemas']['Error'];
         };
       };
-      /** @description No valid token (`UNAUTHORIZED`) or wrong credentials (`INVALID_CREDENTIALS`). */
+      /** @description `UNAUTHORIZED`: A valid token is required. */
       401: {
         headers: {
           [name: string]: unknown;
@@ -993,7 +1246,7 @@ export interface operations {
           'application/json': components['schemas']['Error'];
         };
       };
-      /** @description No such post, or it belongs to another user (`POST_NOT_FOUND`). */
+      /** @description `POST_NOT_FOUND`: No such post. */
       404: {
         headers: {
           [name: string]: unknown;
@@ -1002,7 +1255,7 @@ export interface operations {
           'application/json': components['schemas']['Error'];
         };
       };
-      /** @description Conflicts with the current state (`POST_NOT_EDITABLE`, `PUBLISH_LIMIT_REACHED`, `USERNAME_TAKEN`). */
+      /** @description `POST_NOT_EDITABLE`: The post is being published or has been published and can no longer change. `PUBLISH_LIMIT_REACHED`: This Instagram account already has the most posts allowed in a 24-hour window. `TOO_MANY_SCHEDULED_POSTS`: You already have the most posts allowed waiting to be published (MAX_SCHEDULED_POSTS). */
       409: {
         headers: {
           [name: string]: unknown;
@@ -1011,8 +1264,44 @@ export interface operations {
           'application/json': components['schemas']['Error'];
         };
       };
-      /** @description Unexpected server error (`INTERNAL`). */
+      /** @description `PAYLOAD_TOO_LARGE`: The request body is too large. */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `UNSUPPORTED_MEDIA_TYPE`: Send JSON with Content-Type: application/json. */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `TOO_MANY_REQUESTS`: Too many requests or login attempts; try again after Retry-After seconds. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `INTERNAL`: Something went wrong on our side. */
       500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `SERVICE_UNAVAILABLE`: The service cannot answer right now (its database is unreachable or it is overloaded); try again shortly. */
+      503: {
         headers: {
           [name: string]: unknown;
         };
@@ -1051,7 +1340,7 @@ export interface operations {
           'application/json': components['schemas']['DeletedPost'];
         };
       };
-      /** @description The request is not valid (`VALIDATION_FAILED`, `MALFORMED_JSON`). */
+      /** @description `VALIDATION_FAILED`: The request is not valid. */
       400: {
         headers: {
           [name: string]: unknown;
@@ -1060,7 +1349,7 @@ export interface operations {
           'application/json': components['schemas']['Error'];
         };
       };
-      /** @description No valid token (`UNAUTHORIZED`) or wrong credentials (`INVALID_CREDENTIALS`). */
+      /** @description `UNAUTHORIZED`: A valid token is required. */
       401: {
         headers: {
           [name: string]: unknown;
@@ -1069,7 +1358,7 @@ export interface operations {
           'application/json': components['schemas']['Error'];
         };
       };
-      /** @description No such post, or it belongs to another user (`POST_NOT_FOUND`). */
+      /** @description `POST_NOT_FOUND`: No such post. */
       404: {
         headers: {
           [name: string]: unknown;
@@ -1078,7 +1367,7 @@ export interface operations {
           'application/json': components['schemas']['Error'];
         };
       };
-      /** @description Conflicts with the current state (`POST_NOT_EDITABLE`, `PUBLISH_LIMIT_REACHED`, `USERNAME_TAKEN`). */
+      /** @description `POST_NOT_EDITABLE`: The post is being published or has been published and can no longer change. */
       409: {
         headers: {
           [name: string]: unknown;
@@ -1087,8 +1376,26 @@ export interface operations {
           'application/json': components['schemas']['Error'];
         };
       };
-      /** @description Unexpected server error (`INTERNAL`). */
+      /** @description `TOO_MANY_REQUESTS`: Too many requests or login attempts; try again after Retry-After seconds. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `INTERNAL`: Something went wrong on our side. */
       500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `SERVICE_UNAVAILABLE`: The service cannot answer right now (its database is unreachable or it is overloaded); try again shortly. */
+      503: {
         headers: {
           [name: string]: unknown;
         };
@@ -1169,7 +1476,7 @@ export interface operations {
           'application/json': components['schemas']['Post'];
         };
       };
-      /** @description The request is not valid (`VALIDATION_FAILED`, `MALFORMED_JSON`). */
+      /** @description `VALIDATION_FAILED`: The request is not valid. `MALFORMED_JSON`: The request body is not valid JSON. */
       400: {
         headers: {
           [name: string]: unknown;
@@ -1178,7 +1485,7 @@ export interface operations {
           'application/json': components['schemas']['Error'];
         };
       };
-      /** @description No valid token (`UNAUTHORIZED`) or wrong credentials (`INVALID_CREDENTIALS`). */
+      /** @description `UNAUTHORIZED`: A valid token is required. */
       401: {
         headers: {
           [name: string]: unknown;
@@ -1187,7 +1494,7 @@ export interface operations {
           'application/json': components['schemas']['Error'];
         };
       };
-      /** @description No such post, or it belongs to another user (`POST_NOT_FOUND`). */
+      /** @description `POST_NOT_FOUND`: No such post. */
       404: {
         headers: {
           [name: string]: unknown;
@@ -1196,7 +1503,7 @@ export interface operations {
           'application/json': components['schemas']['Error'];
         };
       };
-      /** @description Conflicts with the current state (`POST_NOT_EDITABLE`, `PUBLISH_LIMIT_REACHED`, `USERNAME_TAKEN`). */
+      /** @description `POST_NOT_EDITABLE`: The post is being published or has been published and can no longer change. `PUBLISH_LIMIT_REACHED`: This Instagram account already has the most posts allowed in a 24-hour window. `TOO_MANY_SCHEDULED_POSTS`: You already have the most posts allowed waiting to be published (MAX_SCHEDULED_POSTS). */
       409: {
         headers: {
           [name: string]: unknown;
@@ -1205,8 +1512,44 @@ export interface operations {
           'application/json': components['schemas']['Error'];
         };
       };
-      /** @description Unexpected server error (`INTERNAL`). */
+      /** @description `PAYLOAD_TOO_LARGE`: The request body is too large. */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `UNSUPPORTED_MEDIA_TYPE`: Send JSON with Content-Type: application/json. */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `TOO_MANY_REQUESTS`: Too many requests or login attempts; try again after Retry-After seconds. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `INTERNAL`: Something went wrong on our side. */
       500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `SERVICE_UNAVAILABLE`: The service cannot answer right now (its database is unreachable or it is overloaded); try again shortly. */
+      503: {
         headers: {
           [name: string]: unknown;
         };
@@ -1245,7 +1588,7 @@ export interface operations {
           'application/json': components['schemas']['PostEventList'];
         };
       };
-      /** @description The request is not valid (`VALIDATION_FAILED`, `MALFORMED_JSON`). */
+      /** @description `VALIDATION_FAILED`: The request is not valid. */
       400: {
         headers: {
           [name: string]: unknown;
@@ -1254,7 +1597,7 @@ export interface operations {
           'application/json': components['schemas']['Error'];
         };
       };
-      /** @description No valid token (`UNAUTHORIZED`) or wrong credentials (`INVALID_CREDENTIALS`). */
+      /** @description `UNAUTHORIZED`: A valid token is required. */
       401: {
         headers: {
           [name: string]: unknown;
@@ -1263,7 +1606,7 @@ export interface operations {
           'application/json': components['schemas']['Error'];
         };
       };
-      /** @description No such post, or it belongs to another user (`POST_NOT_FOUND`). */
+      /** @description `POST_NOT_FOUND`: No such post. */
       404: {
         headers: {
           [name: string]: unknown;
@@ -1272,8 +1615,26 @@ export interface operations {
           'application/json': components['schemas']['Error'];
         };
       };
-      /** @description Unexpected server error (`INTERNAL`). */
+      /** @description `TOO_MANY_REQUESTS`: Too many requests or login attempts; try again after Retry-After seconds. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `INTERNAL`: Something went wrong on our side. */
       500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `SERVICE_UNAVAILABLE`: The service cannot answer right now (its database is unreachable or it is overloaded); try again shortly. */
+      503: {
         headers: {
           [name: string]: unknown;
         };

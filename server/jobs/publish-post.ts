@@ -1,9 +1,16 @@
 import { sql, type SQL } from 'drizzle-orm';
+import { z } from 'zod';
 import type { DbOrTx } from '../db/client.ts';
 
-export const PUBLISH_TASK = 'publish_post';
+/** Publishes one post; the post row is the truth, the payload only names it. */
+export const PUBLISH_POST_TASK = 'publish_post';
 
-export const publishJobKey = (postId: number) => `post:${postId}`;
+export const ZPublishPostPayload = z.object({ postId: z.number().int().positive() });
+export type PublishPostPayload = z.infer<typeof ZPublishPostPayload>;
+
+/** Every post has at most one publishing job, keyed `post:<id>`. */
+export const PUBLISH_JOB_KEY_PREFIX = 'post:';
+export const publishJobKey = (postId: number) => `${PUBLISH_JOB_KEY_PREFIX}${postId}`;
 
 /**
  * Adds or replaces the post's one publishing job, in the caller's
@@ -13,17 +20,20 @@ export const publishJobKey = (postId: number) => `post:${postId}`;
  */
 export async function schedulePublishJob(
   db: DbOrTx,
-  postId: number,
-  runAt: Date,
-  /** An event to append in the same statement (one round trip instead of two). */
-  event?: SQL,
+  opts: {
+    postId: number;
+    runAt: Date;
+    /** An event INSERT to run in the same statement (one round trip instead of two). */
+    event?: SQL | undefined;
+  },
 ): Promise<void> {
+  const { postId, runAt, event } = opts;
   for (let attempt = 1; ; attempt++) {
     // Only the first attempt carries the event: a retry must not append it twice.
     const withEvent = event && attempt === 1 ? sql`with event as (${event}) ` : sql``;
     const rows = await db.execute<{ id: string | null }>(sql`
       ${withEvent}select (graphile_worker.add_job(
-        ${PUBLISH_TASK},
+        ${PUBLISH_POST_TASK},
         json_build_object('postId', ${postId}::bigint),
         run_at := ${runAt.toISOString()}::timestamptz,
         job_key := ${publishJobKey(postId)},

@@ -1,0 +1,329 @@
+/**
+ * One run of a `publish_post` job: the steps in order. Every exit leaves the
+ * post in a consistent, visible state; the writes themselves are in
+ * transitions.ts, the media-specific Graph calls in containers.ts. The rules
+ * (never publish blind after asking to publish, container stored at once, no
+ * worker slot held while Meta processes a video) are in docs/publishing.md.
+ */
+import { and, eq, sql } from 'drizzle-orm';
+import type { TokenCipher } from '../crypto/token-cipher.ts';
+import type { Db } from '../db/client.ts';
+import { posts, type PostRow } from '../db/schema.ts';
+import { intervalOf } from '../db/sql.ts';
+import { GraphError, GraphNetworkError, type GraphAction } from '../graph/errors.ts';
+import type { ContainerStatus, GraphClient, PublishingLimit } from '../graph/graph-client.ts';
+import { schedulePublishJob } from '../jobs/publish-post.ts';
+import { formatInstant } from '../lib/time.ts';
+import { describeError, type Logger } from '../logger.ts';
+import type { PostError } from '../posts/post-error.ts';
+import { createContainer, findPublishedMedia, needsProcessing } from './containers.ts';
+import {
+  claim,
+  clearPublishRequest,
+  dropContainer,
+  handOver,
+  LeaseLost,
+  markFailed,
+  markPublished,
+  markPublishRequested,
+  recordContainer,
+  releaseLease,
+} from './transitions.ts';
+
+export interface PublisherSettings {
+  /** How long a run owns a post; longer than the slowest run (every Graph call timing out). Default 5 min. */
+  leaseMs: number;
+  /** Transient failures tolerated before the post fails; default 6. */
+  maxAttempts: number;
+  /** Longest wait for Meta to process a video; default 10 min. */
+  maxProcessingMs: number;
+  /** Shortest wait between video status checks (they grow to half the time waited, up to 30 s); default 3 s. */
+  pollDelayMs: number;
+  /** First backoff after a transient error (x3 each time, capped 10 min); default 5 s. */
+  retryDelayMs: number;
+  /** A worker whose heartbeat is older than this is dead; default 20 s. */
+  deadWorkerMs: number;
+}
+
+export const DEFAULT_PUBLISHER_SETTINGS: PublisherSettings = {
+  leaseMs: 5 * 60_000,
+  maxAttempts: 6,
+  maxProcessingMs: 10 * 60_000,
+  pollDelayMs: 3_000,
+  retryDelayMs: 5_000,
+  deadWorkerMs: 20_000,
+};
+
+export interface PublisherDeps {
+  db: Db;
+  graph: GraphClient;
+  cipher: TokenCipher;
+  logger: Logger;
+  settings: PublisherSettings;
+  /** Records `owner` as alive before its first claim, so other runs never mistake it for dead. */
+  ensureAlive(owner: string): Promise<void>;
+}
+
+/** What one run works with (graphile-worker's job helpers do the same for a job). */
+export interface PublishRun {
+  readonly deps: PublisherDeps;
+  /** The claimed row, kept in step with every write the run makes. */
+  readonly post: PostRow;
+  /** The graphile-worker id holding the post's lease. */
+  readonly owner: string;
+  readonly log: Logger;
+  /** The account's Graph token, decrypted on first use. */
+  readonly token: string;
+}
+
+function makeRun(deps: PublisherDeps, post: PostRow, owner: string): PublishRun {
+  let token: string | undefined;
+  return {
+    deps,
+    post,
+    owner,
+    log: deps.logger.child({ postId: post.id, owner }),
+    get token() {
+      token ??= deps.cipher.open({ keyId: post.tokenKeyId, ciphertext: post.tokenCiphertext });
+      return token;
+    },
+  };
+}
+
+export function errorOf(error: unknown): PostError {
+  if (error instanceof GraphError) {
+    return {
+      code: error.errorCode,
+      message: error.userMessage,
+      graph_code: error.code,
+      graph_subcode: error.subcode,
+    };
+  }
+  if (error instanceof GraphNetworkError)
+    return { code: error.errorCode, message: error.userMessage, graph_code: null, graph_subcode: null };
+  return {
+    code: 'INTERNAL',
+    message: 'Publishing failed unexpectedly.',
+    graph_code: null,
+    graph_subcode: null,
+  };
+}
+
+function actionOf(error: unknown): GraphAction | 'unknown' {
+  if (error instanceof GraphError || error instanceof GraphNetworkError) return error.action;
+  return 'unknown';
+}
+
+/** Runs one `publish_post` job for `postId` as worker `owner`. */
+export async function publishPost(
+  deps: PublisherDeps,
+  job: { postId: number; owner: string },
+): Promise<void> {
+  await deps.ensureAlive(job.owner);
+  const { leaseMs, deadWorkerMs } = deps.settings;
+  const post = await claim(deps.db, { ...job, leaseMs, deadWorkerMs });
+  if (!post) return rescheduleIfMoved(deps.db, job.postId);
+  const run = makeRun(deps, post, job.owner);
+  try {
+    await publishSteps(run);
+  } catch (error) {
+    if (error instanceof LeaseLost) {
+      run.log.warn('lease taken over by another run; stopping');
+      return;
+    }
+    try {
+      await onFailure(run, error);
+    } catch (inner) {
+      if (inner instanceof LeaseLost) return;
+      // Could not even record the failure (database trouble?): let go of the post so
+      // graphile-worker's own retry of this job can claim it again.
+      await releaseLease(run).catch(() => undefined);
+      throw inner;
+    }
+  }
+}
+
+/** Not claimable: deleted, done, owned by a live run, or moved later (make sure its job follows). */
+async function rescheduleIfMoved(db: Db, postId: number): Promise<void> {
+  const [post] = await db
+    .select({ status: posts.status, datePub: posts.datePub })
+    .from(posts)
+    .where(eq(posts.id, postId));
+  if (post?.status === 'scheduled' && post.datePub.getTime() > Date.now()) {
+    await schedulePublishJob(db, { postId, runAt: post.datePub });
+  }
+}
+
+async function publishSteps(run: PublishRun): Promise<void> {
+  const { graph } = run.deps;
+  const { post } = run;
+
+  // 1. After media_publish was asked for, never publish blind: the container says what happened.
+  if (post.publishRequestedAt && post.creationId) {
+    const status = await graph.containerStatus(post.creationId, run.token);
+    if (status.statusCode === 'PUBLISHED') return finish(run, null);
+    if (status.statusCode !== 'FINISHED' && (await settleContainer(run, status))) return;
+  }
+
+  // 2. The container, made once and stored at once.
+  if (!post.creationId) {
+    const limit = await graph.publishingLimit(post.igUserId, run.token);
+    if (limit.quotaUsage >= limit.quotaTotal) return waitForQuota(run, limit);
+    await recordContainer(run, await createContainer(run));
+  }
+
+  // 3. Media Meta processes first: wait for FINISHED without holding a worker slot.
+  if (needsProcessing(post) && !post.publishRequestedAt) {
+    const status = await graph.containerStatus(post.creationId!, run.token);
+    if (status.statusCode !== 'FINISHED' && (await settleContainer(run, status))) return;
+  }
+
+  // 4. Publish, marked first so that any retry reads the container before publishing again.
+  await markPublishRequested(run);
+  let mediaId: string;
+  try {
+    mediaId = await graph.publish(post.igUserId, run.token, post.creationId!);
+  } catch (error) {
+    const action = actionOf(error);
+    // A definite "not ready" or "over quota" means nothing went out: the mark can go.
+    if (action === 'poll' || action === 'quota') await clearPublishRequest(run);
+    // "Gone": the retry must make a fresh container, not publish the dead one again.
+    if (action === 'new_container') await dropContainer(run);
+    if (action === 'poll') {
+      return handOver(run, {
+        runAt: new Date(Date.now() + run.deps.settings.pollDelayMs),
+        event: { type: 'container_processing', message: 'Meta is still processing the media.' },
+      });
+    }
+    throw error;
+  }
+  return finish(run, mediaId);
+}
+
+/**
+ * Deals with a container that is neither FINISHED nor PUBLISHED. Returns true
+ * when the run is over (handed over or failed), false when publishing can go on.
+ */
+async function settleContainer(
+  run: PublishRun,
+  container: { statusCode: ContainerStatus; status: string | null },
+): Promise<boolean> {
+  const { settings } = run.deps;
+  const { post } = run;
+  if (container.statusCode === 'IN_PROGRESS') {
+    const age = Date.now() - (post.containerCreatedAt?.getTime() ?? Date.now());
+    if (age > settings.maxProcessingMs) {
+      await markFailed(run, {
+        code: 'GRAPH_PROCESSING_TIMEOUT',
+        message: `Meta did not finish processing the video within ${Math.round(settings.maxProcessingMs / 60_000)} minutes.`,
+        graph_code: null,
+        graph_subcode: null,
+      });
+      return true;
+    }
+    // Check again after half the time waited so far (pollDelayMs to 30 s); the worker slot is freed meanwhile.
+    const delay = Math.min(30_000, Math.max(settings.pollDelayMs, age / 2));
+    // The first quick re-check is routine; only a longer wait is worth an event.
+    const quiet = !post.publishRequestedAt && age < settings.pollDelayMs;
+    await handOver(run, {
+      runAt: new Date(Date.now() + delay),
+      event: quiet ? undefined : { type: 'container_processing', message: 'Meta is processing the video.' },
+    });
+    return true;
+  }
+  if (container.statusCode === 'EXPIRED' || container.statusCode === 'ERROR') {
+    const expired = container.statusCode === 'EXPIRED';
+    const subcode = Number(/(\d{7})/.exec(container.status ?? '')?.[1] ?? NaN);
+    const error = new GraphError({
+      httpStatus: null,
+      code: expired ? -2 : 1,
+      subcode: Number.isNaN(subcode) ? (expired ? 2207020 : 2207001) : subcode,
+      isTransient: false,
+      type: null,
+      fbtraceId: null,
+      message: `The media container is ${container.statusCode}${container.status ? ` (${container.status})` : ''}.`,
+    });
+    if (error.action === 'permanent') {
+      await markFailed(run, errorOf(error));
+      return true;
+    }
+    // Not published and not usable: start over with a new container.
+    await dropContainer(run);
+    throw error;
+  }
+  return false;
+}
+
+async function finish(run: PublishRun, mediaId: string | null): Promise<void> {
+  let found: Awaited<ReturnType<typeof findPublishedMedia>> = { mediaId, permalink: null, publishedAt: null };
+  try {
+    found = await findPublishedMedia(run, mediaId);
+  } catch (error) {
+    // The post is out; a missing permalink is not worth failing or retrying it.
+    run.log.warn({ err: errorOf(error) }, 'published, but could not read the permalink');
+  }
+  await markPublished(run, { ...found, publishedAt: found.publishedAt ?? new Date() });
+  run.log.info({ mediaId: found.mediaId }, 'published');
+}
+
+/** When our own oldest publish in Meta's window leaves it, a slot frees up; wait 1 to 30 minutes. */
+async function waitForQuota(run: PublishRun, limit: PublishingLimit): Promise<void> {
+  const windowMs = limit.quotaDurationSeconds * 1000;
+  const [oldest] = await run.deps.db
+    .select({ at: sql<string | null>`min(${posts.publishedAt})` })
+    .from(posts)
+    .where(
+      and(eq(posts.igUserId, run.post.igUserId), sql`${posts.publishedAt} > now() - ${intervalOf(windowMs)}`),
+    );
+  const now = Date.now();
+  const frees = oldest?.at ? new Date(oldest.at).getTime() + windowMs : now + 15 * 60_000;
+  const runAt = new Date(Math.ceil(Math.min(Math.max(frees, now + 60_000), now + 30 * 60_000) / 1000) * 1000);
+  await handOver(run, {
+    runAt,
+    status: 'scheduled',
+    event: {
+      type: 'quota_wait',
+      message: `Instagram's publishing quota for this account is used up (${limit.quotaUsage}/${limit.quotaTotal} in 24 hours); trying again at ${formatInstant(runAt)}.`,
+    },
+  });
+}
+
+/** Backoff after the n-th failed try: x3 each time, from 5 s (60 s when rate limited). */
+function retryDelay(run: PublishRun, action: GraphAction | 'unknown'): number {
+  const rateLimited = action === 'retry_later';
+  const base = rateLimited ? 60_000 : run.deps.settings.retryDelayMs;
+  const cap = rateLimited ? 30 * 60_000 : 10 * 60_000;
+  return Math.min(cap, base * 3 ** Math.max(0, run.post.attempts - 1));
+}
+
+async function onFailure(run: PublishRun, error: unknown): Promise<void> {
+  const action = actionOf(error);
+  const postError = errorOf(error);
+  if (action === 'quota') {
+    const limit = await run.deps.graph
+      .publishingLimit(run.post.igUserId, run.token)
+      .catch(() => ({ quotaUsage: 0, quotaTotal: 0, quotaDurationSeconds: 86_400 }));
+    return waitForQuota(run, limit);
+  }
+  if (action === 'permanent') {
+    run.log.info({ code: postError.code }, 'publishing failed permanently');
+    return markFailed(run, postError);
+  }
+  if (action === 'unknown') run.log.error(describeError(error), 'unexpected error while publishing');
+  if (run.post.attempts >= run.deps.settings.maxAttempts) {
+    return markFailed(run, {
+      ...postError,
+      message: `${postError.message} Gave up after ${run.post.attempts} attempts.`,
+    });
+  }
+  const runAt = new Date(Date.now() + retryDelay(run, action));
+  await handOver(run, {
+    runAt,
+    countAttempt: true,
+    event: {
+      type: 'retry_scheduled',
+      message: `${postError.message} Retrying at ${formatInstant(runAt)}.`,
+      error: postError,
+    },
+  });
+}

@@ -1,0 +1,184 @@
+/**
+ * Every write that changes a post while it is being published, each with the
+ * event it records, one operation per function. A run writes only while it
+ * still holds the post's lease (`lease_owner` = its worker id); a write that
+ * finds the lease gone throws LeaseLost and the run stops without touching
+ * the post again. See docs/publishing.md for the state machine.
+ */
+import { and, eq, sql, type SQL } from 'drizzle-orm';
+import type { Db, DbOrTx } from '../db/client.ts';
+import { rowMapper } from '../db/rows.ts';
+import { posts, type PostRow } from '../db/schema.ts';
+import { intervalOf } from '../db/sql.ts';
+import { schedulePublishJob } from '../jobs/publish-post.ts';
+import { appendEvent, eventInsert, type PostEventInput } from '../posts/events.ts';
+import type { PostError } from '../posts/post-error.ts';
+import type { PublishRun } from './run.ts';
+
+/** The lease was taken over (the run was presumed dead): stop without touching the post. */
+export class LeaseLost extends Error {
+  override name = 'LeaseLost';
+}
+
+const toPostRow = rowMapper(posts);
+
+/**
+ * A `publishing` post whose run is gone: handed over between runs (no
+ * owner), past its lease, or owned by a process that stopped heartbeating.
+ * `p` is the posts table's alias in the surrounding statement.
+ */
+export function publishingRunGone(deadWorkerMs: number): SQL {
+  return sql`(p.status = 'publishing' and (
+    p.lease_owner is null
+    or p.lease_expires_at < now()
+    or not exists (
+      select 1 from worker_heartbeats h
+      where h.worker_id = p.lease_owner and h.seen_at > now() - ${intervalOf(deadWorkerMs)}
+    )
+  ))`;
+}
+
+/**
+ * Claims a post for a run: a due `scheduled` post, or a `publishing` one whose
+ * run is gone. One UPDATE, so two workers can never both hold the same post.
+ * A fresh start or a recovery from a dead run counts as an attempt; taking
+ * over a post handed over between runs does not.
+ */
+export async function claim(
+  db: Db,
+  opts: { postId: number; owner: string; leaseMs: number; deadWorkerMs: number },
+): Promise<PostRow | undefined> {
+  const [row] = await db.execute<Record<string, unknown>>(sql`
+    update posts p set
+      status = 'publishing',
+      lease_owner = ${opts.owner},
+      lease_expires_at = now() + ${intervalOf(opts.leaseMs)},
+      attempts = p.attempts + case when p.status = 'scheduled' or p.lease_owner is not null then 1 else 0 end
+    where p.id = ${opts.postId}
+      and ((p.status = 'scheduled' and p.date_pub <= now() + interval '1 second')
+           or ${publishingRunGone(opts.deadWorkerMs)})
+    returning p.*`);
+  return row ? toPostRow(row) : undefined;
+}
+
+/** Writes to a post the run still owns, renewing its lease; throws LeaseLost otherwise. */
+async function writeOwned(
+  tx: DbOrTx,
+  run: PublishRun,
+  set: Partial<typeof posts.$inferInsert>,
+): Promise<void> {
+  const rows = await tx
+    .update(posts)
+    .set({ leaseExpiresAt: sql`now() + ${intervalOf(run.deps.settings.leaseMs)}`, ...set })
+    .where(and(eq(posts.id, run.post.id), eq(posts.leaseOwner, run.owner)))
+    .returning({ id: posts.id });
+  if (rows.length === 0) throw new LeaseLost();
+  Object.assign(run.post, set);
+}
+
+/** Stored at once: a crash after this point reuses the container instead of making another. */
+export async function recordContainer(run: PublishRun, creationId: string): Promise<void> {
+  await run.deps.db.transaction(async (tx) => {
+    await writeOwned(tx, run, { creationId, containerCreatedAt: new Date() });
+    await appendEvent(tx, run.post.id, {
+      type: 'container_created',
+      message: `Media container ${creationId} created.`,
+    });
+  });
+}
+
+/** From this mark on, no retry publishes blind: it reads the container's status first. */
+export async function markPublishRequested(run: PublishRun): Promise<void> {
+  await run.deps.db.transaction(async (tx) => {
+    await writeOwned(tx, run, { publishRequestedAt: new Date() });
+    await appendEvent(tx, run.post.id, {
+      type: 'publish_attempted',
+      message: `Publishing container ${run.post.creationId}.`,
+    });
+  });
+}
+
+/** Meta said for certain that nothing was published (not ready, over quota): the mark can go. */
+export async function clearPublishRequest(run: PublishRun): Promise<void> {
+  await writeOwned(run.deps.db, run, { publishRequestedAt: null });
+}
+
+/** The container is gone or unusable and was not published: the next try makes a new one. */
+export async function dropContainer(run: PublishRun): Promise<void> {
+  await writeOwned(run.deps.db, run, {
+    creationId: null,
+    containerCreatedAt: null,
+    publishRequestedAt: null,
+  });
+}
+
+export interface HandOver {
+  /** When the post's job runs again. */
+  runAt: Date;
+  /** The event to record; none for a quiet re-check (the first video poll). */
+  event?: PostEventInput | undefined;
+  /** `scheduled` while waiting for the account's quota; otherwise it stays `publishing`. */
+  status?: 'scheduled';
+  /** A failed try: counts towards maxAttempts. */
+  countAttempt?: boolean;
+}
+
+/**
+ * Gives the post back until `runAt`, with its job re-added for then, in one
+ * transaction. The lease stays in force a while past `runAt`, so reconcile
+ * leaves a post alone that is only waiting for its job.
+ */
+export async function handOver(run: PublishRun, opts: HandOver): Promise<void> {
+  const { post, deps } = run;
+  await deps.db.transaction(async (tx) => {
+    await writeOwned(tx, run, {
+      leaseOwner: null,
+      leaseExpiresAt: new Date(opts.runAt.getTime() + deps.settings.leaseMs),
+      ...(opts.status ? { status: opts.status } : {}),
+      ...(opts.countAttempt ? { attempts: post.attempts + 1 } : {}),
+    });
+    await schedulePublishJob(tx, {
+      postId: post.id,
+      runAt: opts.runAt,
+      event: opts.event ? eventInsert(post.id, { datePub: opts.runAt, ...opts.event }) : undefined,
+    });
+  });
+}
+
+export async function markPublished(
+  run: PublishRun,
+  opts: { mediaId: string | null; permalink: string | null; publishedAt: Date },
+): Promise<void> {
+  await run.deps.db.transaction(async (tx) => {
+    await writeOwned(tx, run, {
+      status: 'published',
+      ...opts,
+      lastError: null,
+      leaseOwner: null,
+      leaseExpiresAt: null,
+    });
+    await appendEvent(tx, run.post.id, {
+      type: 'published',
+      message: opts.mediaId ? `Published as media ${opts.mediaId}.` : 'Published.',
+    });
+  });
+}
+
+export async function markFailed(run: PublishRun, error: PostError): Promise<void> {
+  await run.deps.db.transaction(async (tx) => {
+    await writeOwned(tx, run, { status: 'failed', lastError: error, leaseOwner: null, leaseExpiresAt: null });
+    await appendEvent(tx, run.post.id, { type: 'failed', message: error.message, error });
+  });
+}
+
+/**
+ * Lets go of the post without any other change, when even recording a
+ * failure did not work (database trouble): graphile-worker's own retry of
+ * the job can then claim it again at once.
+ */
+export async function releaseLease(run: PublishRun): Promise<void> {
+  await run.deps.db
+    .update(posts)
+    .set({ leaseOwner: null, leaseExpiresAt: sql`now()` })
+    .where(and(eq(posts.id, run.post.id), eq(posts.leaseOwner, run.owner)));
+}

@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import { mergeEdit, type PostContent } from '../server/posts/merge.ts';
+
+const current: PostContent = {
+  user_id: '1784',
+  content_type: 'Video',
+  url: 'https://cdn.example.com/a.mp4',
+  caption: 'Old caption',
+  location_id: '110843418940484',
+  thumb_offset: 1500,
+  user_tags: [{ username: 'friend', x: null, y: null }],
+};
+
+describe('merging an edit into a post', () => {
+  it('PATCH keeps what the request leaves out and clears what it sets to null', () => {
+    const { content, changed, datePubGiven } = mergeEdit(
+      current,
+      { id: 1, caption: null, url: 'https://cdn.example.com/b.mp4' },
+      'patch',
+    );
+    expect(content).toEqual({ ...current, caption: null, url: 'https://cdn.example.com/b.mp4' });
+    expect(changed).toEqual(['url', 'caption']);
+    expect(datePubGiven).toBe(false);
+  });
+
+  it('PATCH keeps the same tags, untouched, when user_tags is not sent', () => {
+    const { content } = mergeEdit(current, { id: 1, caption: 'New' }, 'patch');
+    expect(content.user_tags).toBe(current.user_tags);
+  });
+
+  it('PUT clears every optional field the request leaves out and always sets date_pub', () => {
+    const { content, changed, datePubGiven } = mergeEdit(
+      current,
+      { id: 1, user_id: '99', content_type: 'Photo', url: 'https://cdn.example.com/c.jpg', token: 'EAAG' },
+      'replace',
+    );
+    expect(content).toEqual({
+      user_id: '99',
+      content_type: 'Photo',
+      url: 'https://cdn.example.com/c.jpg',
+      caption: null,
+      location_id: null,
+      thumb_offset: null,
+      user_tags: [],
+    });
+    expect(changed).toEqual(['user_id', 'content_type', 'url', 'token']);
+    expect(datePubGiven).toBe(true);
+  });
+
+  it('fills in missing tag coordinates as null', () => {
+    const { content } = mergeEdit(current, { id: 1, user_tags: [{ username: 'a', x: 0.1 }] }, 'patch');
+    expect(content.user_tags).toEqual([{ username: 'a', x: 0.1, y: null }]);
+  });
+});
