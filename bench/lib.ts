@@ -3,10 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import postgres from 'postgres';
-import { createSession } from '../server/auth/sessions.ts';
-import { createUser } from '../server/auth/users.ts';
 import { createTokenCipher } from '../server/crypto/token-cipher.ts';
-import { withDatabase, type Database } from '../server/db/client.ts';
+import type { Database } from '../server/db/client.ts';
 
 export const median = (xs: number[]) => percentile(xs, 50);
 
@@ -19,29 +17,7 @@ export function percentile(xs: number[], p: number): number {
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** A fresh database copied from the migrated template. */
-export async function freshDatabase(adminUrl: string, template: string, name: string): Promise<string> {
-  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
-  try {
-    await admin.unsafe(`drop database if exists "${name}" with (force)`);
-    await admin.unsafe(`create database "${name}" template "${template}"`);
-  } finally {
-    await admin.end();
-  }
-  return withDatabase(adminUrl, name);
-}
-
 export const BENCH_KEY = randomBytes(32);
-
-/** A user with an API token, made through the services. */
-export async function benchUser(database: Database): Promise<{ id: number; token: string }> {
-  const user = await createUser(database.db, {
-    username: `bench-${Date.now()}@example.com`,
-    password: 'bench password',
-  });
-  const { token } = await createSession(database.db, { userId: user.id, kind: 'api', ttlSeconds: 86_400 });
-  return { id: user.id, token };
-}
 
 /**
  * Inserts `count` photo posts with their events and publish jobs in three

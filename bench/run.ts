@@ -19,11 +19,12 @@ import { startEmbeddedPostgres, freePort } from '../server/db/embedded.ts';
 import { migrateDatabase } from '../server/db/migrate.ts';
 import { FakeGraph } from '../server/graph/fake-graph.ts';
 import { createLogger } from '../server/logger.ts';
+import { copyTemplate } from '../test/helpers/db.ts';
+import { userWithToken } from '../test/helpers/users.ts';
+import { waitFor } from '../test/helpers/wait.ts';
 import {
-  benchUser,
   machineCpu,
   processCpuSeconds,
-  freshDatabase,
   median,
   percentile,
   seedPosts,
@@ -147,9 +148,9 @@ const createBody = () =>
 
 async function apiSuite(adminUrl: string, template: string) {
   log('\n== API overhead');
-  const url = await freshDatabase(adminUrl, template, 'bench_api');
+  const url = await copyTemplate(adminUrl, template, 'bench_api');
   const database = connect(url, { max: 4 });
-  const user = await benchUser(database);
+  const user = await userWithToken(database.db);
   const ids = await seedPosts(database, {
     ownerId: user.id,
     count: SIZE.seed,
@@ -252,14 +253,6 @@ async function apiSuite(adminUrl: string, template: string) {
 
 // ---- publishing ---------------------------------------------------------------------------
 
-async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs: number, everyMs = 100) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(everyMs);
-  }
-}
-
 async function publishedCount(database: Database): Promise<number> {
   const [row] = await database.sql<
     { n: number }[]
@@ -297,9 +290,9 @@ async function precisionSuite(adminUrl: string, template: string, fake: FakeGrap
   log('\n== Publish-time precision');
   fake.reset();
   fake.latencyMs = 50;
-  const url = await freshDatabase(adminUrl, template, 'bench_precision');
+  const url = await copyTemplate(adminUrl, template, 'bench_precision');
   const database = connect(url, { max: 4 });
-  const user = await benchUser(database);
+  const user = await userWithToken(database.db);
   const procs = await workers(url, fake.url, 10, 1);
   const start = Date.now() + (QUICK ? 2000 : 5000);
   const step = (SIZE.precisionSpreadS * 1000) / SIZE.precisionPosts;
@@ -314,7 +307,7 @@ async function precisionSuite(adminUrl: string, template: string, fake: FakeGrap
     jobs: true,
   });
   for (let i = 0; i < SIZE.precisionPosts; i++) due.set(`precision ${i}`, start + i * step);
-  await waitUntil(
+  await waitFor(
     'precision posts published',
     async () => (await publishedCount(database)) === SIZE.precisionPosts,
     SIZE.precisionSpreadS * 1000 + 60_000,
@@ -352,9 +345,9 @@ async function burst(
 ) {
   fake.reset();
   fake.latencyMs = 100;
-  const url = await freshDatabase(adminUrl, template, `bench_burst_${concurrency}_${processes}`);
+  const url = await copyTemplate(adminUrl, template, `bench_burst_${concurrency}_${processes}`);
   const database = connect(url, { max: 4 });
-  const user = await benchUser(database);
+  const user = await userWithToken(database.db);
   const procs = await workers(url, fake.url, concurrency, processes, role);
   await sleep(1000);
   const idleRss = procs[0]!.rss();
@@ -369,7 +362,7 @@ async function burst(
     captionPrefix: 'burst ',
     jobs: true,
   });
-  await waitUntil(
+  await waitFor(
     'the burst to be published',
     async () => (await publishedCount(database)) === posts,
     30 * 60_000,
@@ -439,14 +432,14 @@ async function scaleOutSuite(adminUrl: string, template: string, fake: FakeGraph
 
 async function memorySuite(adminUrl: string, template: string, fake: FakeGraph) {
   log('\n== Memory of `npm start` (ROLE=all)');
-  const url = await freshDatabase(adminUrl, template, 'bench_memory_warm');
+  const url = await copyTemplate(adminUrl, template, 'bench_memory_warm');
   const port = await freePort();
   const proc = await startService(
     { ROLE: 'all', DATABASE_URL: url, GRAPH_API_URL: fake.url, PORT: String(port), HOST: '127.0.0.1' },
     'listening on',
   );
   const database = connect(url, { max: 2 });
-  const user = await benchUser(database);
+  const user = await userWithToken(database.db);
   // Warm up: a few hundred requests over both transports, then let it settle.
   await autocannon({
     url: `http://127.0.0.1:${port}/api/v1/posts?limit=50`,

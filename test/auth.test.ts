@@ -1,24 +1,21 @@
 import { eq } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { createSession, sessionIdFromToken } from '../server/auth/sessions.ts';
 import { createUser } from '../server/auth/users.ts';
 import { sessions } from '../server/db/schema.ts';
 import { jsonClient } from './helpers/http.ts';
-import { startTestServer, type TestServer } from './helpers/server.ts';
+import { startTestServer } from './helpers/server.ts';
+import { useTestServer } from './helpers/setup.ts';
 
-let server: TestServer;
-let api: ReturnType<typeof jsonClient>;
+const t = useTestServer({ users: 0 });
+
 const PASSWORD = 'correct horse battery';
-
 beforeAll(async () => {
-  server = await startTestServer();
-  api = jsonClient(`${server.baseUrl}/api/v1`);
-  await createUser(server.database.db, { username: 'ann@example.com', password: PASSWORD });
+  await createUser(t.server.database.db, { username: 'ann@example.com', password: PASSWORD });
 });
-afterAll(() => server.close());
 
 async function loginToken(username = 'ann@example.com'): Promise<string> {
-  const res = await api('POST', '/api-token-auth/', { body: { username, password: PASSWORD } });
+  const res = await t.api('POST', '/api-token-auth/', { body: { username, password: PASSWORD } });
   expect(res.status).toBe(200);
   return res.body.token;
 }
@@ -26,7 +23,7 @@ async function loginToken(username = 'ann@example.com'): Promise<string> {
 describe('logging in', () => {
   it('gives a token and its expiry on both login routes, with and without a trailing slash', async () => {
     for (const path of ['/api-token-auth/', '/api-token-auth', '/login', '/login/']) {
-      const res = await api('POST', path, { body: { username: 'ann@example.com', password: PASSWORD } });
+      const res = await t.api('POST', path, { body: { username: 'ann@example.com', password: PASSWORD } });
       expect(res.status, path).toBe(200);
       expect(res.body.token).toMatch(/^[a-z2-7]{32}$/);
       const expire = Date.parse(res.body.expire);
@@ -36,14 +33,14 @@ describe('logging in', () => {
   });
 
   it('treats the username case-insensitively', async () => {
-    const res = await api('POST', '/login', { body: { username: 'ANN@example.com', password: PASSWORD } });
+    const res = await t.api('POST', '/login', { body: { username: 'ANN@example.com', password: PASSWORD } });
     expect(res.status).toBe(200);
   });
 
   it('gives the same 401 for a wrong password and an unknown user, in similar time', async () => {
     const timed = async (username: string) => {
       const started = performance.now();
-      const res = await api('POST', '/login', { body: { username, password: 'wrong password' } });
+      const res = await t.api('POST', '/login', { body: { username, password: 'wrong password' } });
       return { res, ms: performance.now() - started };
     };
     const wrong = await timed('ann@example.com');
@@ -62,13 +59,13 @@ describe('logging in', () => {
 
   it('stores only the hash of the token, never the token', async () => {
     const token = await loginToken();
-    const rows = await server.database.sql`select id from sessions`;
+    const rows = await t.server.database.sql`select id from sessions`;
     expect(rows.map((r) => r.id)).toContain(sessionIdFromToken(token));
     expect(rows.map((r) => r.id)).not.toContain(token);
   });
 
   it('rejects a login body that is not credentials with per-field issues', async () => {
-    const res = await api('POST', '/login', { body: { username: '' } });
+    const res = await t.api('POST', '/login', { body: { username: '' } });
     expect(res.status).toBe(400);
     expect(res.body.code).toBe('VALIDATION_FAILED');
     expect(res.body.issues.map((i: { path: string }) => i.path).sort()).toEqual(['password', 'username']);
@@ -79,7 +76,7 @@ describe('using a token', () => {
   it('accepts both `Token <t>` and `Bearer <t>`', async () => {
     const token = await loginToken();
     for (const scheme of ['Token', 'Bearer', 'bearer']) {
-      const res = await api('GET', '/user', { headers: { authorization: `${scheme} ${token}` } });
+      const res = await t.api('GET', '/user', { headers: { authorization: `${scheme} ${token}` } });
       expect(res.status, scheme).toBe(200);
       expect(res.body).toMatchObject({ username: 'ann@example.com' });
       expect(res.body.created_at).toMatch(/Z$/);
@@ -94,7 +91,7 @@ describe('using a token', () => {
       { authorization: 'Bearer nope' },
     ];
     for (const headers of variants) {
-      const res = await api('GET', '/user/', { headers });
+      const res = await t.api('GET', '/user/', { headers });
       expect(res.status).toBe(401);
       expect(res.body.code).toBe('UNAUTHORIZED');
     }
@@ -102,37 +99,37 @@ describe('using a token', () => {
 
   it('refresh gives a new token and kills the old one', async () => {
     const old = await loginToken();
-    const res = await api('GET', '/user/refresh_token', { token: old });
+    const res = await t.api('GET', '/user/refresh_token', { token: old });
     expect(res.status).toBe(200);
     expect(res.body.token).not.toBe(old);
-    expect((await api('GET', '/user', { token: old })).status).toBe(401);
-    expect((await api('GET', '/user', { token: res.body.token })).status).toBe(200);
+    expect((await t.api('GET', '/user', { token: old })).status).toBe(401);
+    expect((await t.api('GET', '/user', { token: res.body.token })).status).toBe(200);
     // A second refresh with the dead token cannot mint another.
-    expect((await api('GET', '/user/refresh_token/', { token: old })).status).toBe(401);
+    expect((await t.api('GET', '/user/refresh_token/', { token: old })).status).toBe(401);
   });
 
   it('logout kills the presented token and only that one', async () => {
     const a = await loginToken();
     const b = await loginToken();
-    const res = await api('POST', '/logout', { token: a });
+    const res = await t.api('POST', '/logout', { token: a });
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ logged_out: true });
-    expect((await api('GET', '/user', { token: a })).status).toBe(401);
-    expect((await api('GET', '/user', { token: b })).status).toBe(200);
+    expect((await t.api('GET', '/user', { token: a })).status).toBe(401);
+    expect((await t.api('GET', '/user', { token: b })).status).toBe(200);
   });
 
   it('stops working once expired', async () => {
-    const user = (await server.database.sql`select id from users where username = 'ann@example.com'`)[0]!;
-    const { token } = await createSession(server.database.db, {
+    const user = (await t.server.database.sql`select id from users where username = 'ann@example.com'`)[0]!;
+    const { token } = await createSession(t.server.database.db, {
       userId: Number(user.id),
       kind: 'api',
       ttlSeconds: 3600,
       now: new Date(Date.now() - 3601_000),
     });
-    const res = await api('GET', '/user', { token });
+    const res = await t.api('GET', '/user', { token });
     expect(res.status).toBe(401);
     // The dead session is removed, not kept around.
-    const left = await server.database.db
+    const left = await t.server.database.db
       .select()
       .from(sessions)
       .where(eq(sessions.id, sessionIdFromToken(token)));
@@ -140,16 +137,16 @@ describe('using a token', () => {
   });
 
   it('slides expiry forward once half the lifetime is used', async () => {
-    const user = (await server.database.sql`select id from users where username = 'ann@example.com'`)[0]!;
+    const user = (await t.server.database.sql`select id from users where username = 'ann@example.com'`)[0]!;
     const ttl = 3600;
-    const { token, expiresAt } = await createSession(server.database.db, {
+    const { token, expiresAt } = await createSession(t.server.database.db, {
       userId: Number(user.id),
       kind: 'api',
       ttlSeconds: ttl,
       now: new Date(Date.now() - 2000_000), // 2000 s of 3600 used: renew
     });
-    expect((await api('GET', '/user', { token })).status).toBe(200);
-    const [row] = await server.database.db
+    expect((await t.api('GET', '/user', { token })).status).toBe(200);
+    const [row] = await t.server.database.db
       .select()
       .from(sessions)
       .where(eq(sessions.id, sessionIdFromToken(token)));
@@ -160,7 +157,7 @@ describe('using a token', () => {
 
 describe('signup', () => {
   it('is refused with 403 unless SIGNUP_ENABLED=true', async () => {
-    const res = await api('POST', '/signup', {
+    const res = await t.api('POST', '/signup', {
       body: { username: 'new@example.com', password: 'long enough' },
     });
     expect(res.status).toBe(403);
@@ -202,14 +199,14 @@ describe('signup', () => {
 
 describe('the failed-login throttle', () => {
   it('refuses a username with 429 after 5 failures, even with the right password', async () => {
-    await createUser(server.database.db, { username: 'target@example.com', password: PASSWORD });
+    await createUser(t.server.database.db, { username: 'target@example.com', password: PASSWORD });
     for (let i = 0; i < 5; i++) {
-      const res = await api('POST', '/login', {
+      const res = await t.api('POST', '/login', {
         body: { username: 'target@example.com', password: `guess ${i}` },
       });
       expect(res.status).toBe(401);
     }
-    const blocked = await api('POST', '/login', {
+    const blocked = await t.api('POST', '/login', {
       body: { username: 'target@example.com', password: PASSWORD },
     });
     expect(blocked.status).toBe(429);
@@ -217,21 +214,21 @@ describe('the failed-login throttle', () => {
     expect(Number(blocked.headers.get('retry-after'))).toBeGreaterThan(800);
     // Other users are not locked out by someone else's guesses.
     expect(
-      (await api('POST', '/login', { body: { username: 'ann@example.com', password: PASSWORD } })).status,
+      (await t.api('POST', '/login', { body: { username: 'ann@example.com', password: PASSWORD } })).status,
     ).toBe(200);
   });
 
   it('lets the username in again once the window has passed', async () => {
-    await createUser(server.database.db, { username: 'later@example.com', password: PASSWORD });
+    await createUser(t.server.database.db, { username: 'later@example.com', password: PASSWORD });
     for (let i = 0; i < 5; i++)
-      await api('POST', '/login', { body: { username: 'later@example.com', password: 'x' } });
+      await t.api('POST', '/login', { body: { username: 'later@example.com', password: 'x' } });
     expect(
-      (await api('POST', '/login', { body: { username: 'later@example.com', password: PASSWORD } })).status,
+      (await t.api('POST', '/login', { body: { username: 'later@example.com', password: PASSWORD } })).status,
     ).toBe(429);
-    await server.database
+    await t.server.database
       .sql`update rate_limits set expire = now() where key = 'login:user:later@example.com'`;
     expect(
-      (await api('POST', '/login', { body: { username: 'later@example.com', password: PASSWORD } })).status,
+      (await t.api('POST', '/login', { body: { username: 'later@example.com', password: PASSWORD } })).status,
     ).toBe(200);
   });
 
@@ -252,9 +249,9 @@ describe('the failed-login throttle', () => {
 describe('secrets in logs', () => {
   it('never writes passwords or tokens to the log', async () => {
     const token = await loginToken();
-    await api('GET', '/user', { token });
-    await api('POST', '/login', { body: { username: 'ann@example.com', password: 'a wrong secret' } });
-    const logs = server.logs();
+    await t.api('GET', '/user', { token });
+    await t.api('POST', '/login', { body: { username: 'ann@example.com', password: 'a wrong secret' } });
+    const logs = t.server.logs();
     expect(logs).toContain('request completed');
     expect(logs).toContain('"path":"/api/v1/user"');
     expect(logs).not.toContain(token);

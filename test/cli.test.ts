@@ -1,14 +1,9 @@
 import { spawn } from 'node:child_process';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { jsonClient } from './helpers/http.ts';
-import { startTestServer, type TestServer } from './helpers/server.ts';
+import { useTestServer } from './helpers/setup.ts';
 
-let server: TestServer;
-
-beforeAll(async () => {
-  server = await startTestServer();
-});
-afterAll(() => server.close());
+const t = useTestServer({ users: 0 });
 
 function cli(
   args: string[],
@@ -16,7 +11,7 @@ function cli(
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/create-token.ts', ...args], {
-      env: { ...process.env, DATABASE_URL: server.database.url, LOG_LEVEL: 'warn' },
+      env: { ...process.env, DATABASE_URL: t.server.database.url, LOG_LEVEL: 'warn' },
     });
     let stdout = '';
     let stderr = '';
@@ -35,13 +30,13 @@ describe('npm run create-token', () => {
     expect(res.code).toBe(0);
     const token = lastLine(res.stdout);
     expect(token).toMatch(/^[a-z2-7]{32}$/);
-    const me = await jsonClient(`${server.baseUrl}/api/v1`)('GET', '/user', { token });
+    const me = await jsonClient(`${t.server.baseUrl}/api/v1`)('GET', '/user', { token });
     expect(me.status).toBe(200);
     expect(me.body.username).toBe('ops@example.com');
-    const [row] = await server.database.sql`select kind, label from sessions`;
+    const [row] = await t.server.database.sql`select kind, label from sessions`;
     expect(row).toEqual({ kind: 'api', label: 'ci' });
     // The password let the user log in too.
-    const login = await jsonClient(`${server.baseUrl}/api/v1`)('POST', '/login', {
+    const login = await jsonClient(`${t.server.baseUrl}/api/v1`)('POST', '/login', {
       body: { username: 'ops@example.com', password: 'operator pass' },
     });
     expect(login.status).toBe(200);
@@ -59,9 +54,9 @@ describe('npm run create-token', () => {
     expect(res.code).toBe(0);
     expect(res.stderr).toContain('password was left unchanged');
     const token = lastLine(res.stdout);
-    const me = await jsonClient(`${server.baseUrl}/api/v1`)('GET', '/user', { token });
+    const me = await jsonClient(`${t.server.baseUrl}/api/v1`)('GET', '/user', { token });
     expect(me.status).toBe(200);
-    const [row] = await server.database
+    const [row] = await t.server.database
       .sql`select max(ttl_seconds) as ttl from sessions where ttl_seconds = 7200`;
     expect(Number(row!.ttl)).toBe(7200);
   });
@@ -69,7 +64,7 @@ describe('npm run create-token', () => {
   it('reads the password from stdin with --password-stdin', async () => {
     const res = await cli(['--username', 'piped@example.com', '--password-stdin'], 'piped password\n');
     expect(res.code).toBe(0);
-    const login = await jsonClient(`${server.baseUrl}/api/v1`)('POST', '/login', {
+    const login = await jsonClient(`${t.server.baseUrl}/api/v1`)('POST', '/login', {
       body: { username: 'piped@example.com', password: 'piped password' },
     });
     expect(login.status).toBe(200);

@@ -1,27 +1,18 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { jsonClient } from './helpers/http.ts';
 import { restClient } from './helpers/openapi.ts';
-import { startTestServer, type TestServer } from './helpers/server.ts';
-import { GRAPH_TOKEN, IG_USER, photo, userWithToken, video } from './helpers/users.ts';
+import { GRAPH_TOKEN, IG_USER, photo, video } from './helpers/post-fixtures.ts';
+import { userWithToken } from './helpers/users.ts';
+import { useTestServer } from './helpers/setup.ts';
 
-let server: TestServer;
-let api: ReturnType<typeof restClient>;
-let token: string;
-
-beforeAll(async () => {
-  server = await startTestServer();
-  const user = await userWithToken(server.database.db);
-  token = user.token;
-  api = restClient(server.baseUrl, user.token);
-});
-afterAll(() => server.close());
+const t = useTestServer();
 
 const INSTANT = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/;
 
 describe('creating posts', () => {
   it('stores a photo post and answers 201 with the post, without the token', async () => {
     const at = '2030-01-02T12:30:00+03:00';
-    const { data, response } = await api.POST('/posts', { body: photo({ date_pub: at }) });
+    const { data, response } = await t.rest.POST('/posts', { body: photo({ date_pub: at }) });
     expect(response.status).toBe(201);
     expect(data).toMatchObject({
       user_id: IG_USER,
@@ -46,7 +37,7 @@ describe('creating posts', () => {
   });
 
   it('stores a video post with its cover frame and location', async () => {
-    const { data, response } = await api.POST('/posts', {
+    const { data, response } = await t.rest.POST('/posts', {
       body: video({ location_id: '110843418940484', user_tags: [{ username: 'someone' }] }),
     });
     expect(response.status).toBe(201);
@@ -61,7 +52,7 @@ describe('creating posts', () => {
   it('schedules "as soon as possible" when date_pub is absent, null or past', async () => {
     for (const date_pub of [undefined, null, '2020-01-01T00:00:00Z']) {
       const before = Date.now() - 1000;
-      const { data } = await api.POST('/posts', { body: photo({ date_pub }) });
+      const { data } = await t.rest.POST('/posts', { body: photo({ date_pub }) });
       const at = Date.parse(data!.date_pub);
       expect(at).toBeGreaterThanOrEqual(before);
       expect(at).toBeLessThanOrEqual(Date.now() + 1000);
@@ -69,8 +60,8 @@ describe('creating posts', () => {
   });
 
   it('keeps the graph token encrypted at rest', async () => {
-    const { data } = await api.POST('/posts', { body: photo() });
-    const [row] = await server.database.sql`select * from posts where id = ${data!.id}`;
+    const { data } = await t.rest.POST('/posts', { body: photo() });
+    const [row] = await t.server.database.sql`select * from posts where id = ${data!.id}`;
     expect(JSON.stringify(row)).not.toContain(GRAPH_TOKEN);
     expect(row!.token_key_id).toMatch(/^[0-9a-f]{12}$/);
     expect(row!.token_ciphertext.length).toBeGreaterThan(GRAPH_TOKEN.length);
@@ -79,17 +70,19 @@ describe('creating posts', () => {
 
 describe('reading posts', () => {
   it('returns one post by id, with and without a trailing slash', async () => {
-    const { data: created } = await api.POST('/posts', { body: photo() });
-    const { data, response } = await api.GET('/posts/{id}', { params: { path: { id: created!.id } } });
+    const { data: created } = await t.rest.POST('/posts', { body: photo() });
+    const { data, response } = await t.rest.GET('/posts/{id}', { params: { path: { id: created!.id } } });
     expect(response.status).toBe(200);
     expect(data).toEqual(created);
-    const slash = await jsonClient(`${server.baseUrl}/api/v1`)('GET', `/posts/${created!.id}/`, { token });
+    const slash = await jsonClient(`${t.server.baseUrl}/api/v1`)('GET', `/posts/${created!.id}/`, {
+      token: t.token,
+    });
     expect(slash.status).toBe(200);
     expect(slash.body).toEqual(created);
   });
 
   it('answers 404 POST_NOT_FOUND for a missing post', async () => {
-    const { error, response } = await api.GET('/posts/{id}', { params: { path: { id: 999_999 } } });
+    const { error, response } = await t.rest.GET('/posts/{id}', { params: { path: { id: 999_999 } } });
     expect(response.status).toBe(404);
     expect(error).toEqual({
       code: 'POST_NOT_FOUND',
@@ -99,8 +92,8 @@ describe('reading posts', () => {
   });
 
   it('lists newest first, filters by user_id and status, and pages with a cursor without gaps or repeats', async () => {
-    const other = await userWithToken(server.database.db);
-    const mine = restClient(server.baseUrl, other.token);
+    const other = await userWithToken(t.server.database.db);
+    const mine = restClient(t.server.baseUrl, other.token);
     const ids: number[] = [];
     for (let i = 0; i < 7; i++) {
       const { data } = await mine.POST('/posts', {
@@ -128,7 +121,7 @@ describe('reading posts', () => {
   });
 
   it('refuses a cursor it did not issue', async () => {
-    const { error, response } = await api.GET('/posts', { params: { query: { cursor: 'not-a-cursor' } } });
+    const { error, response } = await t.rest.GET('/posts', { params: { query: { cursor: 'not-a-cursor' } } });
     expect(response.status).toBe(400);
     expect(error!.issues).toEqual([
       { path: 'cursor', message: 'cursor must be a next_cursor returned by this API' },
@@ -138,8 +131,8 @@ describe('reading posts', () => {
 
 describe('updating posts', () => {
   it('PATCH changes only the fields given', async () => {
-    const { data: created } = await api.POST('/posts', { body: photo() });
-    const { data, response } = await api.PATCH('/posts/{id}', {
+    const { data: created } = await t.rest.POST('/posts', { body: photo() });
+    const { data, response } = await t.rest.PATCH('/posts/{id}', {
       params: { path: { id: created!.id } },
       body: { caption: 'New caption' },
     });
@@ -148,8 +141,8 @@ describe('updating posts', () => {
   });
 
   it('PATCH with null clears an optional field and with new tags replaces them', async () => {
-    const { data: created } = await api.POST('/posts', { body: photo({ location_id: '123' }) });
-    const { data } = await api.PATCH('/posts/{id}', {
+    const { data: created } = await t.rest.POST('/posts', { body: photo({ location_id: '123' }) });
+    const { data } = await t.rest.PATCH('/posts/{id}', {
       params: { path: { id: created!.id } },
       body: {
         location_id: null,
@@ -169,8 +162,8 @@ describe('updating posts', () => {
   });
 
   it('PUT replaces the post: optional fields left out are cleared', async () => {
-    const { data: created } = await api.POST('/posts', { body: photo({ location_id: '123' }) });
-    const { data, response } = await api.PUT('/posts/{id}', {
+    const { data: created } = await t.rest.POST('/posts', { body: photo({ location_id: '123' }) });
+    const { data, response } = await t.rest.PUT('/posts/{id}', {
       params: { path: { id: created!.id } },
       body: {
         user_id: '999',
@@ -193,10 +186,10 @@ describe('updating posts', () => {
   });
 
   it('PUT without a required field is a 400 naming it', async () => {
-    const { data: created } = await api.POST('/posts', { body: photo() });
-    const { error, response } = await api.PUT('/posts/{id}', {
+    const { data: created } = await t.rest.POST('/posts', { body: photo() });
+    const { error, response } = await t.rest.PUT('/posts/{id}', {
       params: { path: { id: created!.id } },
-      // @ts-expect-error: url and token are required
+      // @ts-expect-error: url and t.token are required
       body: { user_id: '1', content_type: 'Photo', date_pub: null },
     });
     expect(response.status).toBe(400);
@@ -204,8 +197,8 @@ describe('updating posts', () => {
   });
 
   it('checks cross-field rules on the merged post', async () => {
-    const { data: created } = await api.POST('/posts', { body: video() });
-    const { error, response } = await api.PATCH('/posts/{id}', {
+    const { data: created } = await t.rest.POST('/posts', { body: video() });
+    const { error, response } = await t.rest.PATCH('/posts/{id}', {
       params: { path: { id: created!.id } },
       body: { content_type: 'Photo' },
     });
@@ -221,27 +214,32 @@ describe('updating posts', () => {
 
 describe('deleting posts and their history', () => {
   it('deletes with {id, deleted: true}; the post is then gone', async () => {
-    const { data: created } = await api.POST('/posts', { body: photo() });
-    const { data, response } = await api.DELETE('/posts/{id}', { params: { path: { id: created!.id } } });
+    const { data: created } = await t.rest.POST('/posts', { body: photo() });
+    const { data, response } = await t.rest.DELETE('/posts/{id}', { params: { path: { id: created!.id } } });
     expect(response.status).toBe(200);
     expect(data).toEqual({ id: created!.id, deleted: true });
-    expect((await api.GET('/posts/{id}', { params: { path: { id: created!.id } } })).response.status).toBe(
+    expect((await t.rest.GET('/posts/{id}', { params: { path: { id: created!.id } } })).response.status).toBe(
       404,
     );
-    expect((await api.DELETE('/posts/{id}', { params: { path: { id: created!.id } } })).response.status).toBe(
-      404,
-    );
+    expect(
+      (await t.rest.DELETE('/posts/{id}', { params: { path: { id: created!.id } } })).response.status,
+    ).toBe(404);
   });
 
   it('records what happened to a post, oldest first', async () => {
-    const { data: created } = await api.POST('/posts', { body: photo({ date_pub: '2030-01-01T00:00:00Z' }) });
+    const { data: created } = await t.rest.POST('/posts', {
+      body: photo({ date_pub: '2030-01-01T00:00:00Z' }),
+    });
     const id = created!.id;
-    await api.PATCH('/posts/{id}', {
+    await t.rest.PATCH('/posts/{id}', {
       params: { path: { id } },
       body: { caption: 'x', token: 'rotated-token' },
     });
-    await api.PATCH('/posts/{id}', { params: { path: { id } }, body: { date_pub: '2030-02-01T00:00:00Z' } });
-    const { data } = await api.GET('/posts/{id}/events', { params: { path: { id } } });
+    await t.rest.PATCH('/posts/{id}', {
+      params: { path: { id } },
+      body: { date_pub: '2030-02-01T00:00:00Z' },
+    });
+    const { data } = await t.rest.GET('/posts/{id}/events', { params: { path: { id } } });
     expect(data!.items.map((e) => [e.type, e.message])).toEqual([
       ['created', 'Scheduled for 2030-01-01T00:00:00Z.'],
       ['updated', 'Changed caption, token.'],

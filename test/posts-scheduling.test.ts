@@ -1,28 +1,18 @@
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createTokenCipher } from '../server/crypto/token-cipher.ts';
 import { busiestWindow } from '../server/posts/publish-limit.ts';
 import { createPost, deletePost, updatePost } from '../server/posts/service.ts';
-import { jsonClient } from './helpers/http.ts';
-import { startTestServer, type TestServer } from './helpers/server.ts';
-import { photo, userWithToken } from './helpers/users.ts';
+import { photo } from './helpers/post-fixtures.ts';
+import { useTestServer } from './helpers/setup.ts';
 
-let server: TestServer;
-let api: ReturnType<typeof jsonClient>;
-let user: { id: number; token: string };
 const LIMIT = 3;
+const t = useTestServer({ env: { PUBLISH_LIMIT_PER_24H: String(LIMIT) } });
 const deps = { cipher: createTokenCipher(randomBytes(32)), publishLimit: 1000 };
-
-beforeAll(async () => {
-  server = await startTestServer({ PUBLISH_LIMIT_PER_24H: String(LIMIT) });
-  api = jsonClient(`${server.baseUrl}/api/v1`);
-  user = await userWithToken(server.database.db);
-});
-afterAll(() => server.close());
 
 async function jobsFor(postId: number) {
   // drizzle's driver leaves timestamps as strings on this connection.
-  const rows = await server.database.sql<
+  const rows = await t.server.database.sql<
     { task_identifier: string; run_at: string; payload: { postId: number } }[]
   >`
     select t.identifier as task_identifier, j.run_at, j.payload
@@ -33,7 +23,7 @@ async function jobsFor(postId: number) {
 
 /** Every live post has exactly one publish job at its date_pub; there are no other jobs. */
 async function expectJobsMatchPosts(): Promise<void> {
-  const rows = await server.database.sql<
+  const rows = await t.server.database.sql<
     { id: number; date_pub: string; jobs: number; run_at: string | null }[]
   >`
     select p.id, p.date_pub, count(j.id)::int as jobs, max(j.run_at) as run_at
@@ -43,7 +33,7 @@ async function expectJobsMatchPosts(): Promise<void> {
     expect(row.jobs, `post ${row.id}`).toBe(1);
     expect(new Date(row.run_at!).getTime(), `post ${row.id}`).toBe(new Date(row.date_pub).getTime());
   }
-  const [orphans] = await server.database.sql<{ n: number }[]>`
+  const [orphans] = await t.server.database.sql<{ n: number }[]>`
     select count(*)::int as n from graphile_worker.jobs j
     where not exists (select 1 from posts p where 'post:' || p.id = j.key)`;
   expect(orphans!.n).toBe(0);
@@ -52,9 +42,9 @@ async function expectJobsMatchPosts(): Promise<void> {
 describe('jobs live and die with their posts', () => {
   it('creating a post adds one publish_post job keyed by it, at date_pub', async () => {
     const at = '2030-03-03T03:03:03Z';
-    const res = await api('POST', '/posts', {
+    const res = await t.api('POST', '/posts', {
       body: photo({ user_id: '500', date_pub: at }),
-      token: user.token,
+      token: t.user.token,
     });
     const jobs = await jobsFor(res.body.id);
     expect(jobs).toHaveLength(1);
@@ -63,11 +53,11 @@ describe('jobs live and die with their posts', () => {
   });
 
   it('a rolled-back transaction leaves neither post nor job', async () => {
-    const before = await server.database.sql`select count(*)::int as n from graphile_worker.jobs`;
+    const before = await t.server.database.sql`select count(*)::int as n from graphile_worker.jobs`;
     let createdId = 0;
     await expect(
-      server.database.db.transaction(async (tx) => {
-        const post = await createPost(tx, user.id, photo({ user_id: '501' }), deps);
+      t.server.database.db.transaction(async (tx) => {
+        const post = await createPost(tx, t.user.id, photo({ user_id: '501' }), deps);
         createdId = post.id;
         expect(
           await tx.execute(`select 1 from graphile_worker.jobs where key = 'post:${post.id}'`),
@@ -77,24 +67,24 @@ describe('jobs live and die with their posts', () => {
     ).rejects.toThrow('roll back');
     expect(createdId).toBeGreaterThan(0);
     expect(await jobsFor(createdId)).toHaveLength(0);
-    expect(await server.database.sql`select 1 from posts where id = ${createdId}`).toHaveLength(0);
-    const after = await server.database.sql`select count(*)::int as n from graphile_worker.jobs`;
+    expect(await t.server.database.sql`select 1 from posts where id = ${createdId}`).toHaveLength(0);
+    const after = await t.server.database.sql`select count(*)::int as n from graphile_worker.jobs`;
     expect(after[0]!.n).toBe(before[0]!.n);
   });
 
   it('a rolled-back reschedule keeps the old job time; a rolled-back delete keeps the job', async () => {
-    const created = await api('POST', '/posts', {
+    const created = await t.api('POST', '/posts', {
       body: photo({ user_id: '502', date_pub: '2030-04-04T04:04:04Z' }),
-      token: user.token,
+      token: t.user.token,
     });
     const id = created.body.id;
     for (const change of [
       (tx: never) =>
-        updatePost(tx, user.id, { input: { id, date_pub: '2031-01-01T00:00:00Z' }, mode: 'patch' }, deps),
-      (tx: never) => deletePost(tx, user.id, id),
+        updatePost(tx, t.user.id, { input: { id, date_pub: '2031-01-01T00:00:00Z' }, mode: 'patch' }, deps),
+      (tx: never) => deletePost(tx, t.user.id, id),
     ]) {
       await expect(
-        server.database.db.transaction(async (tx) => {
+        t.server.database.db.transaction(async (tx) => {
           await change(tx as never);
           throw new Error('roll back');
         }),
@@ -114,9 +104,9 @@ describe('jobs live and die with their posts', () => {
       const minutes = Math.floor(random() * 10_000);
       const when = new Date(Date.UTC(2030, 5, 1) + minutes * 60_000).toISOString();
       if (live.length === 0 || roll < 0.35) {
-        const res = await api('POST', '/posts', {
+        const res = await t.api('POST', '/posts', {
           body: photo({ user_id: String(600 + (step % 50)), date_pub: when }),
-          token: user.token,
+          token: t.user.token,
         });
         expect(res.status).toBe(201);
         live.push(res.body.id);
@@ -124,20 +114,21 @@ describe('jobs live and die with their posts', () => {
         const id = live[Math.floor(random() * live.length)]!;
         if (roll < 0.6) {
           expect(
-            (await api('PATCH', `/posts/${id}`, { body: { date_pub: when }, token: user.token })).status,
+            (await t.api('PATCH', `/posts/${id}`, { body: { date_pub: when }, token: t.user.token })).status,
           ).toBe(200);
         } else if (roll < 0.75) {
-          const res = await api('PUT', `/posts/${id}`, {
+          const res = await t.api('PUT', `/posts/${id}`, {
             body: photo({ user_id: String(700 + step), date_pub: random() < 0.3 ? null : when }),
-            token: user.token,
+            token: t.user.token,
           });
           expect(res.status).toBe(200);
         } else if (roll < 0.85) {
           expect(
-            (await api('PATCH', `/posts/${id}`, { body: { caption: `c${step}` }, token: user.token })).status,
+            (await t.api('PATCH', `/posts/${id}`, { body: { caption: `c${step}` }, token: t.user.token }))
+              .status,
           ).toBe(200);
         } else {
-          expect((await api('DELETE', `/posts/${id}`, { token: user.token })).status).toBe(200);
+          expect((await t.api('DELETE', `/posts/${id}`, { token: t.user.token })).status).toBe(200);
           live.splice(live.indexOf(id), 1);
         }
       }
@@ -149,8 +140,8 @@ describe('jobs live and die with their posts', () => {
 
 describe('what can change in each status', () => {
   async function postIn(status: string, extra = ''): Promise<number> {
-    const res = await api('POST', '/posts', { body: photo({ user_id: '800' }), token: user.token });
-    await server.database.sql.unsafe(
+    const res = await t.api('POST', '/posts', { body: photo({ user_id: '800' }), token: t.user.token });
+    await t.server.database.sql.unsafe(
       `update posts set status = '${status}' ${extra} where id = ${res.body.id}`,
     );
     return res.body.id;
@@ -163,7 +154,7 @@ describe('what can change in each status', () => {
       ['PUT', photo({ user_id: '800' })],
       ['DELETE', undefined],
     ] as const) {
-      const res = await api(method, `/posts/${id}`, { body, token: user.token });
+      const res = await t.api(method, `/posts/${id}`, { body, token: t.user.token });
       expect(res.status, method).toBe(409);
       expect(res.body.code).toBe('POST_NOT_EDITABLE');
     }
@@ -172,10 +163,10 @@ describe('what can change in each status', () => {
 
   it('refuses edits of a published post but lets it be deleted from the list', async () => {
     const id = await postIn('published', ", media_id = '1789', published_at = now()");
-    const res = await api('PATCH', `/posts/${id}`, { body: { caption: 'edit' }, token: user.token });
+    const res = await t.api('PATCH', `/posts/${id}`, { body: { caption: 'edit' }, token: t.user.token });
     expect(res.status).toBe(409);
     expect(res.body.message).toBe('The post has been published and can no longer change.');
-    expect((await api('DELETE', `/posts/${id}`, { token: user.token })).status).toBe(200);
+    expect((await t.api('DELETE', `/posts/${id}`, { token: t.user.token })).status).toBe(200);
   });
 
   it('schedules a failed post again when it is edited, clearing its error', async () => {
@@ -184,16 +175,19 @@ describe('what can change in each status', () => {
       `, last_error = '{"code":"GRAPH_TOKEN_INVALID","message":"bad token","graph_code":190}', attempts = 3,
          creation_id = '999', date_pub = now() - interval '1 hour'`,
     );
-    await server.database.sql`select graphile_worker.remove_job(${`post:${id}`})`;
+    await t.server.database.sql`select graphile_worker.remove_job(${`post:${id}`})`;
     const before = Date.now();
-    const res = await api('PATCH', `/posts/${id}`, { body: { token: 'a fresh token' }, token: user.token });
+    const res = await t.api('PATCH', `/posts/${id}`, {
+      body: { token: 'a fresh token' },
+      token: t.user.token,
+    });
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ status: 'scheduled', error: null, attempts: 0, creation_id: null });
     expect(Date.parse(res.body.date_pub)).toBeGreaterThanOrEqual(before - 1000);
     const jobs = await jobsFor(id);
     expect(jobs).toHaveLength(1);
     expect(jobs[0]!.run_at.getTime()).toBe(Date.parse(res.body.date_pub));
-    const events = await api('GET', `/posts/${id}/events`, { token: user.token });
+    const events = await t.api('GET', `/posts/${id}/events`, { token: t.user.token });
     expect(events.body.items.at(-1)).toMatchObject({ type: 'rescheduled' });
   });
 });
@@ -204,26 +198,38 @@ describe('the publishing limit (PUBLISH_LIMIT_PER_24H=3 here)', () => {
   it('refuses the fourth post in 24 hours with 409 PUBLISH_LIMIT_REACHED, and allows it a day later', async () => {
     for (const h of [0, 5, 10]) {
       expect(
-        (await api('POST', '/posts', { body: photo({ user_id: '900', date_pub: at(h) }), token: user.token }))
-          .status,
+        (
+          await t.api('POST', '/posts', {
+            body: photo({ user_id: '900', date_pub: at(h) }),
+            token: t.user.token,
+          })
+        ).status,
       ).toBe(201);
     }
-    const res = await api('POST', '/posts', {
+    const res = await t.api('POST', '/posts', {
       body: photo({ user_id: '900', date_pub: at(20) }),
-      token: user.token,
+      token: t.user.token,
     });
     expect(res.status).toBe(409);
     expect(res.body.code).toBe('PUBLISH_LIMIT_REACHED');
     expect(res.body.message).toContain('900');
     // 24 hours after the first post the window has moved on.
     expect(
-      (await api('POST', '/posts', { body: photo({ user_id: '900', date_pub: at(24) }), token: user.token }))
-        .status,
+      (
+        await t.api('POST', '/posts', {
+          body: photo({ user_id: '900', date_pub: at(24) }),
+          token: t.user.token,
+        })
+      ).status,
     ).toBe(201);
     // Another account is not affected.
     expect(
-      (await api('POST', '/posts', { body: photo({ user_id: '901', date_pub: at(20) }), token: user.token }))
-        .status,
+      (
+        await t.api('POST', '/posts', {
+          body: photo({ user_id: '901', date_pub: at(20) }),
+          token: t.user.token,
+        })
+      ).status,
     ).toBe(201);
   });
 
@@ -231,52 +237,67 @@ describe('the publishing limit (PUBLISH_LIMIT_PER_24H=3 here)', () => {
     const ids: number[] = [];
     for (const h of [100, 101, 102]) {
       ids.push(
-        (await api('POST', '/posts', { body: photo({ user_id: '910', date_pub: at(h) }), token: user.token }))
-          .body.id,
+        (
+          await t.api('POST', '/posts', {
+            body: photo({ user_id: '910', date_pub: at(h) }),
+            token: t.user.token,
+          })
+        ).body.id,
       );
     }
-    const lone = await api('POST', '/posts', {
+    const lone = await t.api('POST', '/posts', {
       body: photo({ user_id: '910', date_pub: at(200) }),
-      token: user.token,
+      token: t.user.token,
     });
-    const into = await api('PATCH', `/posts/${lone.body.id}`, {
+    const into = await t.api('PATCH', `/posts/${lone.body.id}`, {
       body: { date_pub: at(103) },
-      token: user.token,
+      token: t.user.token,
     });
     expect(into.status).toBe(409);
     expect(into.body.code).toBe('PUBLISH_LIMIT_REACHED');
-    const within = await api('PATCH', `/posts/${ids[0]}`, { body: { date_pub: at(104) }, token: user.token });
+    const within = await t.api('PATCH', `/posts/${ids[0]}`, {
+      body: { date_pub: at(104) },
+      token: t.user.token,
+    });
     expect(within.status).toBe(200);
   });
 
   it('does not count failed posts', async () => {
     for (const h of [300, 301, 302]) {
-      const res = await api('POST', '/posts', {
+      const res = await t.api('POST', '/posts', {
         body: photo({ user_id: '920', date_pub: at(h) }),
-        token: user.token,
+        token: t.user.token,
       });
-      await server.database.sql`update posts set status = 'failed' where id = ${res.body.id}`;
+      await t.server.database.sql`update posts set status = 'failed' where id = ${res.body.id}`;
     }
     expect(
-      (await api('POST', '/posts', { body: photo({ user_id: '920', date_pub: at(303) }), token: user.token }))
-        .status,
+      (
+        await t.api('POST', '/posts', {
+          body: photo({ user_id: '920', date_pub: at(303) }),
+          token: t.user.token,
+        })
+      ).status,
     ).toBe(201);
   });
 
   it('lets exactly one of several racing creates take the last slot', async () => {
     for (const h of [400, 401]) {
-      await api('POST', '/posts', { body: photo({ user_id: '930', date_pub: at(h) }), token: user.token });
+      await t.api('POST', '/posts', {
+        body: photo({ user_id: '930', date_pub: at(h) }),
+        token: t.user.token,
+      });
     }
     const results = await Promise.all(
       Array.from({ length: 6 }, (_, i) =>
-        api('POST', '/posts', {
+        t.api('POST', '/posts', {
           body: photo({ user_id: '930', date_pub: at(402 + i / 10) }),
-          token: user.token,
+          token: t.user.token,
         }),
       ),
     );
     expect(results.map((r) => r.status).sort()).toEqual([201, 409, 409, 409, 409, 409]);
-    const [count] = await server.database.sql`select count(*)::int as n from posts where ig_user_id = '930'`;
+    const [count] = await t.server.database
+      .sql`select count(*)::int as n from posts where ig_user_id = '930'`;
     expect(count!.n).toBe(LIMIT);
   });
 

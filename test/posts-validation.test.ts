@@ -1,28 +1,18 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { jsonClient } from './helpers/http.ts';
-import { startTestServer, type TestServer } from './helpers/server.ts';
-import { photo, userWithToken, video } from './helpers/users.ts';
+import { describe, expect, it } from 'vitest';
+import { photo, video } from './helpers/post-fixtures.ts';
+import { useTestServer } from './helpers/setup.ts';
 
-let server: TestServer;
-let api: ReturnType<typeof jsonClient>;
-let token: string;
-
-beforeAll(async () => {
-  server = await startTestServer();
-  token = (await userWithToken(server.database.db)).token;
-  api = jsonClient(`${server.baseUrl}/api/v1`);
-});
-afterAll(() => server.close());
+const t = useTestServer();
 
 async function rejected(body: Record<string, unknown>): Promise<{ path: string; message: string }[]> {
-  const res = await api('POST', '/posts', { body, token });
+  const res = await t.api('POST', '/posts', { body, token: t.token });
   expect(res.status, JSON.stringify(body).slice(0, 200)).toBe(400);
   expect(res.body.code).toBe('VALIDATION_FAILED');
   return res.body.issues;
 }
 
 async function accepted(body: Record<string, unknown>) {
-  const res = await api('POST', '/posts', { body, token });
+  const res = await t.api('POST', '/posts', { body, token: t.token });
   expect(res.status, JSON.stringify(res.body).slice(0, 300)).toBe(201);
   return res.body;
 }
@@ -164,16 +154,16 @@ describe('field rules', () => {
     expect(issues).toEqual([{ path: '', message: expect.stringContaining('creation_id') }]);
   });
   it('lists every problem at once and stores nothing', async () => {
-    const before = await server.database.sql`select count(*)::int as n from posts`;
+    const before = await t.server.database.sql`select count(*)::int as n from posts`;
     const issues = await rejected({ user_id: 'x', content_type: 'Gif', url: 'http://a', token: '' });
     expect(issues.map((i) => i.path).sort()).toEqual(['content_type', 'token', 'url', 'user_id']);
-    const after = await server.database.sql`select count(*)::int as n from posts`;
+    const after = await t.server.database.sql`select count(*)::int as n from posts`;
     expect(after[0]!.n).toBe(before[0]!.n);
-    const jobs = await server.database.sql`select count(*)::int as n from graphile_worker.jobs`;
+    const jobs = await t.server.database.sql`select count(*)::int as n from graphile_worker.jobs`;
     expect(jobs[0]!.n).toBe(after[0]!.n);
   });
   it('refuses a non-numeric post id in the path', async () => {
-    const res = await api('GET', '/posts/abc', { token });
+    const res = await t.api('GET', '/posts/abc', { token: t.token });
     expect(res.status).toBe(400);
     expect(res.body.issues[0].path).toBe('id');
   });

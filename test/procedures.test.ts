@@ -7,7 +7,8 @@ import { appRouter } from '../server/router.ts';
 import { createCallerFactory, createContextInner } from '../server/trpc.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/db.ts';
 import { captureLogger } from './helpers/server.ts';
-import { GRAPH_TOKEN, photo, userWithToken } from './helpers/users.ts';
+import { GRAPH_TOKEN, photo } from './helpers/post-fixtures.ts';
+import { userWithToken } from './helpers/users.ts';
 
 let database: TestDatabase;
 const createCaller = createCallerFactory(appRouter);

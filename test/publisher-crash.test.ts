@@ -6,7 +6,7 @@ import { reconcile } from '../server/publisher/reconcile.ts';
 import { captureLogger } from './helpers/server.ts';
 import { startPublisherEnv, waitFor, type PublisherEnv } from './helpers/publisher.ts';
 import type { TestDatabase } from './helpers/db.ts';
-import { GRAPH_TOKEN } from './helpers/users.ts';
+import { GRAPH_TOKEN } from './helpers/post-fixtures.ts';
 import { createSession, sessionIdFromToken } from '../server/auth/sessions.ts';
 import { createUser } from '../server/auth/users.ts';
 import { jsonClient } from './helpers/http.ts';
@@ -65,7 +65,7 @@ describe('reconciliation', () => {
     expect(result.readded).toBe(2);
     await env.startWorker();
     // Housekeeping runs as its own crontab task: the expired session goes, the live one stays.
-    await sql`select graphile_worker.add_job('prune_sessions', '{}'::json)`;
+    await sql`select graphile_worker.add_job('prune_expired', '{}'::json)`;
     await waitFor('expired session pruned', async () => {
       const left = await sql`select id from sessions`;
       return !left.some((r) => r.id === sessionIdFromToken(expired.token)) && left.length === 1;

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPublisherEnv, waitFor, type PublisherEnv } from './helpers/publisher.ts';
-import { GRAPH_TOKEN } from './helpers/users.ts';
+import { GRAPH_TOKEN } from './helpers/post-fixtures.ts';
 
 let env: PublisherEnv;
 let account = 100;

@@ -1,21 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createClient, errorCode, type paths } from '@autopost/instagram-autopost-sdk';
 import createFetchClient from 'openapi-fetch';
-import { startTestServer, type TestServer } from './helpers/server.ts';
-import { GRAPH_TOKEN, userWithToken } from './helpers/users.ts';
+import { GRAPH_TOKEN } from './helpers/post-fixtures.ts';
+import { useTestServer } from './helpers/setup.ts';
 
-let server: TestServer;
-let token: string;
-
-beforeAll(async () => {
-  server = await startTestServer();
-  token = (await userWithToken(server.database.db)).token;
-});
-afterAll(() => server.close());
+const t = useTestServer();
 
 describe('the SDK against a running server', () => {
   it('creates, lists, reads, updates, replaces and deletes posts over tRPC', async () => {
-    const api = createClient({ url: `${server.baseUrl}/`, token });
+    const api = createClient({ url: `${t.server.baseUrl}/`, token: t.token });
     const post = await api.posts.create.mutate({
       user_id: '42',
       content_type: 'Photo',
@@ -50,7 +43,7 @@ describe('the SDK against a running server', () => {
   });
 
   it('reports validation problems with the server’s code', async () => {
-    const api = createClient({ url: server.baseUrl, token });
+    const api = createClient({ url: t.server.baseUrl, token: t.token });
     const error = await api.posts.create
       .mutate({ user_id: 'abc', content_type: 'Photo', url: 'http://x.example.com/a.jpg', token: 't' })
       .catch((e: unknown) => e);
@@ -58,14 +51,14 @@ describe('the SDK against a running server', () => {
   });
 
   it('reports UNAUTHORIZED without a token', async () => {
-    const api = createClient({ url: server.baseUrl });
+    const api = createClient({ url: t.server.baseUrl });
     expect(errorCode(await api.auth.me.query().catch((e: unknown) => e))).toBe('UNAUTHORIZED');
   });
 
   it('exports REST types that type an openapi-fetch client', async () => {
     const rest = createFetchClient<paths>({
-      baseUrl: `${server.baseUrl}/api/v1`,
-      headers: { authorization: `Token ${token}` },
+      baseUrl: `${t.server.baseUrl}/api/v1`,
+      headers: { authorization: `Token ${t.token}` },
     });
     const { data, response } = await rest.GET('/user');
     expect(response.status).toBe(200);

@@ -1,3 +1,4 @@
+import { lt } from 'drizzle-orm';
 import { RateLimiterDrizzle, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Db } from '../db/client.ts';
 import { rateLimits } from '../db/schema.ts';
@@ -69,4 +70,13 @@ export function createLoginThrottle(db: Db, policy: ThrottlePolicy = DEFAULT_THR
       };
     },
   };
+}
+
+/** Counters whose window has ended (the prune_expired job); returns how many. */
+export async function deleteExpiredRateLimits(db: Db, now: Date = new Date()): Promise<number> {
+  const rows = await db
+    .delete(rateLimits)
+    .where(lt(rateLimits.expire, now))
+    .returning({ key: rateLimits.key });
+  return rows.length;
 }

@@ -2,15 +2,12 @@ import { EventEmitter } from 'node:events';
 import { sql } from 'drizzle-orm';
 import { Logger as WorkerLogger, run, type Runner, type WorkerEvents } from 'graphile-worker';
 import { deleteExpiredSessions } from '../auth/sessions.ts';
+import { deleteExpiredRateLimits } from '../auth/throttle.ts';
 import type { TokenCipher } from '../crypto/token-cipher.ts';
 import type { Db } from '../db/client.ts';
 import { arrayLiteral } from '../db/sql.ts';
 import type { GraphClient } from '../graph/graph-client.ts';
-import {
-  PRUNE_SESSIONS_CRONTAB,
-  PRUNE_SESSIONS_TASK,
-  ZPruneSessionsPayload,
-} from '../jobs/prune-sessions.ts';
+import { PRUNE_EXPIRED_CRONTAB, PRUNE_EXPIRED_TASK, ZPruneExpiredPayload } from '../jobs/prune-expired.ts';
 import { PUBLISH_POST_TASK, ZPublishPostPayload } from '../jobs/publish-post.ts';
 import {
   enqueueReconcileAfterStart,
@@ -90,7 +87,7 @@ export async function startPublishWorker(opts: WorkerOptions): Promise<PublishWo
     noHandleSignals: true,
     logger: workerLogger(logger),
     events,
-    crontab: [RECONCILE_CRONTAB, PRUNE_SESSIONS_CRONTAB].join('\n'),
+    crontab: [RECONCILE_CRONTAB, PRUNE_EXPIRED_CRONTAB].join('\n'),
     taskList: {
       [PUBLISH_POST_TASK]: async (payload, helpers) => {
         const { postId } = ZPublishPostPayload.parse(payload);
@@ -102,10 +99,11 @@ export async function startPublishWorker(opts: WorkerOptions): Promise<PublishWo
         ZReconcilePayload.parse(payload);
         await reconcile(opts.db, { logger, deadWorkerMs: settings.deadWorkerMs });
       },
-      [PRUNE_SESSIONS_TASK]: async (payload) => {
-        ZPruneSessionsPayload.parse(payload);
-        const deleted = await deleteExpiredSessions(opts.db);
-        if (deleted > 0) logger.info({ deleted }, 'deleted expired sessions');
+      [PRUNE_EXPIRED_TASK]: async (payload) => {
+        ZPruneExpiredPayload.parse(payload);
+        const sessions = await deleteExpiredSessions(opts.db);
+        const counters = await deleteExpiredRateLimits(opts.db);
+        logger.info({ sessions, counters }, 'deleted expired sessions and rate-limit counters');
       },
     },
   });

@@ -8,17 +8,26 @@ export interface TestDatabase extends Database {
   drop(): Promise<void>;
 }
 
+/**
+ * Copies the migrated template into a new database `name` (replacing one of
+ * that name) and returns its URL; used by the tests and the benchmarks.
+ */
+export async function copyTemplate(adminUrl: string, template: string, name: string): Promise<string> {
+  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
+  try {
+    await admin.unsafe(`drop database if exists "${name}" with (force)`);
+    await admin.unsafe(`create database "${name}" template "${template}"`);
+  } finally {
+    await admin.end({ timeout: 5 });
+  }
+  return withDatabase(adminUrl, name);
+}
+
 /** A fresh, migrated database copied from the run's template; drop it in afterAll. */
 export async function createTestDatabase(): Promise<TestDatabase> {
   const adminUrl = inject('adminUrl');
   const name = `autopost_test_${randomBytes(6).toString('hex')}`;
-  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
-  try {
-    await admin.unsafe(`create database "${name}" template "${inject('templateDatabase')}"`);
-  } finally {
-    await admin.end({ timeout: 5 });
-  }
-  const url = withDatabase(adminUrl, name);
+  const url = await copyTemplate(adminUrl, inject('templateDatabase'), name);
   const database = connect(url);
   return {
     ...database,

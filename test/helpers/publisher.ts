@@ -1,3 +1,4 @@
+export { waitFor } from './wait.ts';
 import { createTokenCipher } from '../../server/crypto/token-cipher.ts';
 import { FakeGraph, type FakeGraphOptions } from '../../server/graph/fake-graph.ts';
 import { createGraphClient } from '../../server/graph/graph-client.ts';
@@ -64,19 +65,4 @@ export async function startPublisherEnv(
       await server.close();
     },
   };
-}
-
-export async function waitFor<T>(
-  what: string,
-  check: () => Promise<T | undefined | null | false>,
-  timeoutMs = 15_000,
-  everyMs = 100,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
 }
