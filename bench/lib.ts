@@ -2,7 +2,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import postgres from 'postgres';
 import { createTokenCipher } from '../server/crypto/token-cipher.ts';
 import type { Database } from '../server/db/client.ts';
 
