@@ -16,7 +16,7 @@ export function percentile(xs: number[], p: number): number {
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export const BENCH_KEY = randomBytes(32);
+const BENCH_KEY = randomBytes(32);
 
 /**
  * Inserts `count` photo posts with their events and publish jobs in three

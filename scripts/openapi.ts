@@ -1,7 +1,8 @@
 /**
- * Writes openapi/openapi.json (from the router) and the SDK's REST types
- * generated from it. With --check, writes nothing and fails when either
- * committed file is stale or the document does not validate.
+ * Writes openapi/openapi.json (from the router), the SDK's REST types
+ * generated from it, and the error table in docs/api.md (from ERRORS). With
+ * --check, writes nothing and fails when a committed file is stale or the
+ * document does not validate.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
@@ -10,13 +11,28 @@ import { fileURLToPath } from 'node:url';
 import SwaggerParser from '@apidevtools/swagger-parser';
 import openapiTS, { astToString, type OpenAPI3 } from 'openapi-typescript';
 import { format } from 'prettier';
+import { ERRORS, type ErrorCode } from '../server/errors.ts';
 import { buildOpenApiDocument } from '../server/openapi.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const DOC_FILE = path.join(root, 'openapi/openapi.json');
 const TYPES_FILE = path.join(root, 'sdk/src/generated/rest.ts');
+const API_DOC_FILE = path.join(root, 'docs/api.md');
 
-async function render(): Promise<{ doc: string; types: string }> {
+/** docs/api.md with the table between its `errors` markers made from ERRORS. */
+async function renderApiDoc(current: string): Promise<string> {
+  const rows = (Object.keys(ERRORS) as ErrorCode[]).map(
+    (code) => `| \`${code}\` | ${ERRORS[code].status} | ${ERRORS[code].message} |`,
+  );
+  const table = ['| code | status | default message |', '| --- | --- | --- |', ...rows].join('\n');
+  const updated = current.replace(
+    /<!-- errors:start -->[\s\S]*<!-- errors:end -->/,
+    `<!-- errors:start -->\n\n${table}\n\n<!-- errors:end -->`,
+  );
+  return format(updated, { parser: 'markdown', filepath: API_DOC_FILE });
+}
+
+async function render(): Promise<{ doc: string; types: string; apiDoc: string }> {
   const document = buildOpenApiDocument();
   const doc = `${JSON.stringify(document, null, 2)}\n`;
   const ast = await openapiTS(JSON.parse(doc) as OpenAPI3);
@@ -26,7 +42,7 @@ async function render(): Promise<{ doc: string; types: string }> {
     singleQuote: true,
     printWidth: 110,
   });
-  return { doc, types };
+  return { doc, types, apiDoc: await renderApiDoc(read(API_DOC_FILE)) };
 }
 
 function read(file: string): string {
@@ -39,7 +55,7 @@ function read(file: string): string {
 
 async function main(): Promise<number> {
   const check = process.argv.includes('--check');
-  const { doc, types } = await render();
+  const { doc, types, apiDoc } = await render();
 
   // Structural validation against the OpenAPI 3.1 schema.
   await SwaggerParser.validate(JSON.parse(doc) as Parameters<typeof SwaggerParser.validate>[0]);
@@ -47,11 +63,15 @@ async function main(): Promise<number> {
   if (!check) {
     writeFileSync(DOC_FILE, doc);
     writeFileSync(TYPES_FILE, types);
-    process.stdout.write(`wrote ${path.relative(root, DOC_FILE)} and ${path.relative(root, TYPES_FILE)}\n`);
+    writeFileSync(API_DOC_FILE, apiDoc);
+    process.stdout.write(
+      `wrote ${[DOC_FILE, TYPES_FILE, API_DOC_FILE].map((f) => path.relative(root, f)).join(', ')}\n`,
+    );
   } else {
     const stale = [
       [DOC_FILE, doc],
       [TYPES_FILE, types],
+      [API_DOC_FILE, apiDoc],
     ].filter(([file, content]) => read(file!) !== content);
     if (stale.length > 0) {
       process.stderr.write(

@@ -120,7 +120,7 @@ function isZodError(value: unknown): value is Error & { issues: ZodLikeIssue[] }
   );
 }
 
-export function zodIssuesToFieldIssues(issues: ZodLikeIssue[]): FieldIssue[] {
+function zodIssuesToFieldIssues(issues: ZodLikeIssue[]): FieldIssue[] {
   return issues.map((issue) => ({ path: issue.path.map(String).join('.'), message: issue.message }));
 }
 

@@ -20,7 +20,7 @@ function commonErrors(op: { method: string; protect: boolean }): ErrorCode[] {
 }
 
 /** One line per code, from the one ERRORS table: "`CODE`: default message". */
-export function describeCodes(codes: readonly ErrorCode[]): string {
+function describeCodes(codes: readonly ErrorCode[]): string {
   return codes.map((code) => `\`${code}\`: ${ERRORS[code].message}`).join(' ');
 }
 
@@ -80,7 +80,7 @@ const errorResponse = (description: string) => ({
   content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
 });
 
-/** Rewrites what trpc-to-openapi emits into what swift-openapi-generator handles (shared/OPENAPI_RULES.md). */
+/** Rewrites what trpc-to-openapi emits into what swift-openapi-generator handles (docs/openapi-rules.md). */
 function walk(node: Json, visit: (n: Json) => void): void {
   if (Array.isArray(node)) node.forEach((n) => walk(n, visit));
   else if (node && typeof node === 'object') {

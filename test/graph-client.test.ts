@@ -16,7 +16,7 @@ const fields = (
   ...extra,
 });
 
-describe('classifying Graph errors (GRAPH_API.md)', () => {
+describe('classifying Graph errors (docs/graph-api.md)', () => {
   it.each([
     [1, null, 'retry', 'GRAPH_TEMPORARY'],
     [2, null, 'retry', 'GRAPH_TEMPORARY'],

@@ -18,7 +18,7 @@ function everySchema(node: any, visit: (n: any) => void): void {
   }
 }
 
-describe('openapi/openapi.json follows OPENAPI_RULES.md', () => {
+describe('openapi/openapi.json follows docs/openapi-rules.md', () => {
   it('is up to date with the router', () => {
     expect(committed).toEqual(JSON.parse(JSON.stringify(buildOpenApiDocument())));
   });

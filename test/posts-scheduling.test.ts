@@ -4,11 +4,14 @@ import { createTokenCipher } from '../server/crypto/token-cipher.ts';
 import { busiestWindow } from '../server/posts/publish-limit.ts';
 import { createPost, deletePost, updatePost } from '../server/posts/service.ts';
 import { photo } from './helpers/post-fixtures.ts';
+import { jsonClient } from './helpers/http.ts';
+import { startTestServer } from './helpers/server.ts';
 import { useTestServer } from './helpers/setup.ts';
+import { userWithToken } from './helpers/users.ts';
 
 const LIMIT = 3;
 const t = useTestServer({ env: { PUBLISH_LIMIT_PER_24H: String(LIMIT) } });
-const deps = { cipher: createTokenCipher(randomBytes(32)), publishLimit: 1000 };
+const deps = { cipher: createTokenCipher(randomBytes(32)), publishLimit: 1000, maxScheduled: 10_000 };
 
 async function jobsFor(postId: number) {
   // drizzle's driver leaves timestamps as strings on this connection.
@@ -309,5 +312,33 @@ describe('the publishing limit (PUBLISH_LIMIT_PER_24H=3 here)', () => {
     expect(busiestWindow(0, [-23 * h, -22 * h, 0.5 * h])).toBe(4);
     expect(busiestWindow(0, [-24 * h, 24 * h])).toBe(1);
     expect(busiestWindow(0, [0, 0])).toBe(3);
+  });
+});
+
+describe('the cap on waiting posts (MAX_SCHEDULED_POSTS)', () => {
+  it('refuses the post past the cap with 409 TOO_MANY_SCHEDULED_POSTS, and takes one again after a delete', async () => {
+    const capped = await startTestServer({ MAX_SCHEDULED_POSTS: '3' });
+    try {
+      const owner = await userWithToken(capped.database.db);
+      const other = await userWithToken(capped.database.db);
+      const api = jsonClient(`${capped.baseUrl}/api/v1`);
+      const made: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        const res = await api('POST', '/posts', { body: photo({ user_id: `90${i}` }), token: owner.token });
+        expect(res.status).toBe(201);
+        made.push(res.body.id);
+      }
+      const refused = await api('POST', '/posts', { body: photo({ user_id: '909' }), token: owner.token });
+      expect(refused.status).toBe(409);
+      expect(refused.body.code).toBe('TOO_MANY_SCHEDULED_POSTS');
+      // The cap is per user: someone else is not affected.
+      expect((await api('POST', '/posts', { body: photo(), token: other.token })).status).toBe(201);
+      await api('DELETE', `/posts/${made[0]}`, { token: owner.token });
+      expect(
+        (await api('POST', '/posts', { body: photo({ user_id: '909' }), token: owner.token })).status,
+      ).toBe(201);
+    } finally {
+      await capped.close();
+    }
   });
 });

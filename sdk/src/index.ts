@@ -31,6 +31,8 @@ export function createClient(opts: ClientOptions) {
     links: [
       httpBatchLink({
         url: `${opts.url.replace(/\/+$/, '')}/trpc`,
+        // The server refuses batches of more than 50 calls.
+        maxItems: 50,
         headers: () => (opts.token ? { authorization: `Bearer ${opts.token}` } : {}),
         ...(opts.fetch ? { fetch: opts.fetch } : {}),
       }),

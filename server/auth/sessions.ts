@@ -25,7 +25,7 @@ export interface ValidSession {
 }
 
 /** 20 random bytes (160 bits), base32: what Lucia's guide recommends. */
-export function generateSessionToken(): string {
+function generateSessionToken(): string {
   const bytes = new Uint8Array(20);
   crypto.getRandomValues(bytes);
   return encodeBase32LowerCaseNoPadding(bytes);

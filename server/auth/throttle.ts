@@ -21,9 +21,9 @@ export interface ThrottlePolicy {
   windowSeconds: number;
 }
 
-export const DEFAULT_THROTTLE: ThrottlePolicy = { perUser: 5, perIp: 30, windowSeconds: 900 };
+const DEFAULT_THROTTLE: ThrottlePolicy = { perUser: 5, perIp: 30, windowSeconds: 900 };
 
-export interface LoginAttempt {
+interface LoginAttempt {
   /** The password was right: forget this username's attempts and refund the address's. */
   succeeded(): Promise<void>;
 }
@@ -34,7 +34,7 @@ export interface LoginThrottle {
 }
 
 /** The limit's answer as our error; anything else (a store failure) is rethrown as it is. */
-export function rateLimitError(error: unknown, message: (retryAfter: number) => string): never {
+function rateLimitError(error: unknown, message: (retryAfter: number) => string): never {
   if (error instanceof RateLimiterRes) {
     const retryAfter = Math.max(1, Math.ceil(error.msBeforeNext / 1000));
     throw new AppError('TOO_MANY_REQUESTS', message(retryAfter), { retryAfter });

@@ -5,7 +5,7 @@ import type { Env } from '../env.ts';
 import type { Logger } from '../logger.ts';
 
 /** What is stored for an encrypted secret: which key, and iv ‖ tag ‖ ciphertext in base64. */
-export interface Sealed {
+interface Sealed {
   keyId: string;
   ciphertext: string;
 }

@@ -15,7 +15,7 @@ function findMigrations(): string {
   }
 }
 
-export const MIGRATIONS_FOLDER = findMigrations();
+const MIGRATIONS_FOLDER = findMigrations();
 
 // Any constant works; it only has to be the same in every process of this app.
 const MIGRATION_LOCK = 7_243_911_001;

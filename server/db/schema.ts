@@ -1,3 +1,4 @@
+import { sql } from 'drizzle-orm';
 import {
   bigint,
   bigserial,
@@ -105,6 +106,10 @@ export const posts = pgTable(
     index('posts_owner_id_id_idx').on(t.ownerId, t.id),
     index('posts_ig_user_id_date_pub_idx').on(t.igUserId, t.datePub),
     index('posts_status_date_pub_idx').on(t.status, t.datePub),
+    // Counting a user's waiting posts (MAX_SCHEDULED_POSTS) on every create.
+    index('posts_owner_scheduled_idx')
+      .on(t.ownerId)
+      .where(sql`${t.status} = 'scheduled'`),
   ],
 );
 

@@ -1,5 +1,5 @@
 /**
- * What to do about a Graph API failure, following the table in GRAPH_API.md.
+ * What to do about a Graph API failure, following docs/graph-api.md.
  * - retry: temporary trouble; try again with backoff.
  * - retry_later: rate limited; try again with a longer backoff.
  * - poll: the container is not ready; check its status, then publish.

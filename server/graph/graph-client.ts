@@ -43,7 +43,7 @@ export function parseGraphTime(value: unknown): Date | null {
 }
 
 /** The parameters Meta's create-container call takes for our two kinds of post. */
-export function containerForm(params: ContainerParams): Record<string, string> {
+function containerForm(params: ContainerParams): Record<string, string> {
   const form: Record<string, string> = {};
   if (params.contentType === 'Photo') {
     form.image_url = params.url;

@@ -15,7 +15,10 @@ import { assignRequestId, requestIdOf } from './request-id.ts';
 import { createRestHandler } from './rest.ts';
 
 /** Largest JSON body accepted on either transport. */
-export const MAX_BODY_BYTES = 100 * 1024;
+const MAX_BODY_BYTES = 100 * 1024;
+
+/** Most calls in one tRPC batch (the SDK's client sets the same `maxItems`); larger batches get 400. */
+export const MAX_BATCH_SIZE = 50;
 
 export interface AppDeps {
   database: Database;
@@ -109,6 +112,18 @@ export function createApp(deps: AppDeps): express.Express {
     );
   }
 
+  // A batch runs its calls at once on the shared pool: unbounded, a few big ones starve everyone.
+  // Checked here rather than with tRPC's maxBatchSize so the refusal is our error body.
+  app.use('/trpc', (req, res, next) => {
+    if (req.query.batch !== undefined && req.path.split(',').length > MAX_BATCH_SIZE) {
+      return sendError(
+        req,
+        res,
+        new AppError('VALIDATION_FAILED', `A batch may hold at most ${MAX_BATCH_SIZE} calls.`),
+      );
+    }
+    next();
+  });
   app.use(
     '/trpc',
     createExpressMiddleware({

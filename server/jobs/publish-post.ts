@@ -6,11 +6,10 @@ import type { DbOrTx } from '../db/client.ts';
 export const PUBLISH_POST_TASK = 'publish_post';
 
 export const ZPublishPostPayload = z.object({ postId: z.number().int().positive() });
-export type PublishPostPayload = z.infer<typeof ZPublishPostPayload>;
 
 /** Every post has at most one publishing job, keyed `post:<id>`. */
 export const PUBLISH_JOB_KEY_PREFIX = 'post:';
-export const publishJobKey = (postId: number) => `${PUBLISH_JOB_KEY_PREFIX}${postId}`;
+const publishJobKey = (postId: number) => `${PUBLISH_JOB_KEY_PREFIX}${postId}`;
 
 /**
  * Adds or replaces the post's one publishing job, in the caller's

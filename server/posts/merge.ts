@@ -12,7 +12,7 @@ export interface PostContent {
   user_tags: { username: string; x: number | null; y: number | null }[];
 }
 
-export const EDITABLE_FIELDS = [
+const EDITABLE_FIELDS = [
   'user_id',
   'content_type',
   'url',
@@ -23,7 +23,7 @@ export const EDITABLE_FIELDS = [
   'token',
   'date_pub',
 ] as const;
-export type EditableField = (typeof EDITABLE_FIELDS)[number];
+type EditableField = (typeof EDITABLE_FIELDS)[number];
 
 export interface MergedEdit {
   content: PostContent;

@@ -49,3 +49,24 @@ export async function assertWithinPublishLimit(
     );
   }
 }
+
+/**
+ * Refuses (TOO_MANY_SCHEDULED_POSTS) a post that would give `ownerId` more
+ * than `max` posts waiting to be published, so one user cannot flood the
+ * queue. A per-user advisory lock makes racing creates count one by one.
+ */
+export async function assertBelowScheduledCap(tx: Tx, opts: { ownerId: number; max: number }): Promise<void> {
+  await tx.execute(
+    sql`select pg_advisory_xact_lock(hashtextextended(${`scheduled-cap:${opts.ownerId}`}, 0))`,
+  );
+  const [row] = await tx.execute<{ n: number }>(sql`
+    select count(*)::int as n from (
+      select 1 from posts where owner_id = ${opts.ownerId} and status = 'scheduled' limit ${opts.max}
+    ) waiting`);
+  if ((row?.n ?? 0) >= opts.max) {
+    throw new AppError(
+      'TOO_MANY_SCHEDULED_POSTS',
+      `You already have ${opts.max} posts waiting to be published; delete some or wait until they are out.`,
+    );
+  }
+}

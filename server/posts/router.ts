@@ -24,6 +24,7 @@ const TAGS = ['posts'];
 const deps = (ctx: AuthedContext): PostDeps => ({
   cipher: ctx.cipher,
   publishLimit: ctx.env.PUBLISH_LIMIT_PER_24H,
+  maxScheduled: ctx.env.MAX_SCHEDULED_POSTS,
 });
 
 export const postsRouter = router({

@@ -1,10 +1,10 @@
 import { isIP } from 'node:net';
 import type { FieldIssue } from '../errors.ts';
 
-/** Meta's caption limits (GRAPH_API.md, seed 001). */
-export const CAPTION_MAX_CHARS = 2200;
-export const CAPTION_MAX_HASHTAGS = 30;
-export const CAPTION_MAX_MENTIONS = 20;
+/** Meta's caption limits (docs/graph-api.md). */
+const CAPTION_MAX_CHARS = 2200;
+const CAPTION_MAX_HASHTAGS = 30;
+const CAPTION_MAX_MENTIONS = 20;
 export const USER_TAGS_MAX = 20;
 
 const HASHTAG = /(^|[^\p{L}\p{N}_&])#[\p{L}\p{N}_]+/gu;

@@ -125,7 +125,7 @@ export type ListPostsInput = z.infer<typeof ZListPostsInput>;
 
 const ZInstant = z.iso.datetime();
 
-export const ZUserTag = z
+const ZUserTag = z
   .object({ username: z.string(), x: z.number().nullable(), y: z.number().nullable() })
   .meta({ id: 'UserTag' });
 
@@ -167,7 +167,7 @@ export const ZDeletePostOutput = z
   .object({ id: z.number().int(), deleted: z.literal(true) })
   .meta({ id: 'DeletedPost' });
 
-export const ZPostEvent = z
+const ZPostEvent = z
   .object({
     id: z.number().int(),
     type: z.enum(POST_EVENT_TYPES),

@@ -10,7 +10,7 @@ import { formatInstant, formatInstantOrNull } from '../lib/time.ts';
 import { appendEvent, eventInsert } from './events.ts';
 import { mergeEdit } from './merge.ts';
 import { toPostErrorOutput } from './post-error.ts';
-import { assertWithinPublishLimit } from './publish-limit.ts';
+import { assertBelowScheduledCap, assertWithinPublishLimit } from './publish-limit.ts';
 import { crossFieldIssues } from './rules.ts';
 import type {
   CreatePostInput,
@@ -27,10 +27,12 @@ export interface PostDeps {
   cipher: TokenCipher;
   /** PUBLISH_LIMIT_PER_24H */
   publishLimit: number;
+  /** MAX_SCHEDULED_POSTS */
+  maxScheduled: number;
   now?: Date;
 }
 
-export function toPostOutput(row: PostRow, tags: TagRow[]): PostOutput {
+function toPostOutput(row: PostRow, tags: TagRow[]): PostOutput {
   return {
     id: row.id,
     user_id: row.igUserId,
@@ -102,6 +104,7 @@ export async function createPost(
 ): Promise<PostOutput> {
   const now = deps.now ?? new Date();
   const datePub = resolveDatePub(input.date_pub, now);
+  await assertBelowScheduledCap(tx, { ownerId, max: deps.maxScheduled });
   await assertWithinPublishLimit(tx, { igUserId: input.user_id, at: datePub, limit: deps.publishLimit });
   const sealed = deps.cipher.seal(input.token);
   // Plain SQL on this hot path: drizzle's builders cost more CPU than the statements (bench/REPORT.md).
@@ -232,6 +235,8 @@ export async function updatePost(
   if (issues.length > 0) throw new AppError('VALIDATION_FAILED', undefined, { issues });
 
   const wasFailed = current.status === 'failed';
+  // Editing a failed post schedules it again: it joins the waiting posts.
+  if (wasFailed) await assertBelowScheduledCap(tx, { ownerId, max: deps.maxScheduled });
   let datePub = datePubGiven ? resolveDatePub(input.date_pub, now) : current.datePub;
   // A failed post whose time has passed goes out as soon as possible.
   if (wasFailed && datePub.getTime() < now.getTime()) datePub = wholeSecond(now);

@@ -90,7 +90,7 @@ function makeRun(deps: PublisherDeps, post: PostRow, owner: string): PublishRun 
   };
 }
 
-export function errorOf(error: unknown): PostError {
+function errorOf(error: unknown): PostError {
   if (error instanceof GraphError) {
     return {
       code: error.errorCode,

@@ -3,7 +3,12 @@ import { recordOpenApiCheck, recordViolation } from './openapi.ts';
 /** Every error body carries the request's id, the same one as the X-Request-Id header. */
 export function checkRequestId(status: number, headers: Headers, body: unknown): void {
   if (status < 400 || !body || typeof body !== 'object') return;
-  const id = (body as { request_id?: unknown }).request_id;
+  // REST: {request_id}; tRPC: {error: {data: {request_id}}}, one per call in a batch.
+  const first = (Array.isArray(body) ? body[0] : body) as {
+    request_id?: unknown;
+    error?: { data?: { request_id?: unknown } };
+  };
+  const id = first?.request_id ?? first?.error?.data?.request_id;
   if (!id || id !== headers.get('x-request-id'))
     recordViolation(`error ${status} without a matching request_id: ${JSON.stringify(body).slice(0, 200)}`);
 }

@@ -10,7 +10,7 @@ import { jsonClient } from './http.ts';
 import { userWithToken } from './users.ts';
 
 /** Fast retries and polls so tests run in seconds; the logic is the same. */
-export const TEST_SETTINGS: Partial<PublisherSettings> = {
+const TEST_SETTINGS: Partial<PublisherSettings> = {
   retryDelayMs: 50,
   pollDelayMs: 200,
   deadWorkerMs: 3_000,
