@@ -55,42 +55,48 @@ describe('url rules', () => {
     ['https://printer.local/a.jpg', 'url must point at a public host, not a local name'],
     [
       'https://127.0.0.1/a.jpg',
-      'url must point at a public address, not a private, loopback or link-local one',
+      'url must point at a public address, not a private, loopback, link-local or other special one',
     ],
     [
       'https://10.1.2.3/a.jpg',
-      'url must point at a public address, not a private, loopback or link-local one',
+      'url must point at a public address, not a private, loopback, link-local or other special one',
     ],
     [
       'https://172.20.0.1/a.jpg',
-      'url must point at a public address, not a private, loopback or link-local one',
+      'url must point at a public address, not a private, loopback, link-local or other special one',
     ],
     [
       'https://192.168.1.10/a.jpg',
-      'url must point at a public address, not a private, loopback or link-local one',
+      'url must point at a public address, not a private, loopback, link-local or other special one',
     ],
     [
       'https://169.254.169.254/latest',
-      'url must point at a public address, not a private, loopback or link-local one',
+      'url must point at a public address, not a private, loopback, link-local or other special one',
     ],
-    ['https://[::1]/a.jpg', 'url must point at a public address, not a private, loopback or link-local one'],
+    [
+      'https://[::1]/a.jpg',
+      'url must point at a public address, not a private, loopback, link-local or other special one',
+    ],
     [
       'https://[fe80::1]/a.jpg',
-      'url must point at a public address, not a private, loopback or link-local one',
+      'url must point at a public address, not a private, loopback, link-local or other special one',
     ],
     [
       'https://[fd00::1]/a.jpg',
-      'url must point at a public address, not a private, loopback or link-local one',
+      'url must point at a public address, not a private, loopback, link-local or other special one',
     ],
     [
       'https://[::ffff:127.0.0.1]/a.jpg',
-      'url must point at a public address, not a private, loopback or link-local one',
+      'url must point at a public address, not a private, loopback, link-local or other special one',
     ],
     [
       'https://2130706433/a.jpg',
-      'url must point at a public address, not a private, loopback or link-local one',
+      'url must point at a public address, not a private, loopback, link-local or other special one',
     ],
-    ['https://0x7f.1/a.jpg', 'url must point at a public address, not a private, loopback or link-local one'],
+    [
+      'https://0x7f.1/a.jpg',
+      'url must point at a public address, not a private, loopback, link-local or other special one',
+    ],
     ['https://user:pw@cdn.example.com/a.jpg', 'url must not contain credentials'],
     ['https://intranet/a.jpg', 'url must point at a public host name'],
   ])('refuses %s', async (url, message) => {
@@ -166,5 +172,29 @@ describe('field rules', () => {
     const res = await t.api('GET', '/posts/abc', { token: t.token });
     expect(res.status).toBe(400);
     expect(res.body.issues[0].path).toBe('id');
+  });
+});
+
+describe('malformed input that once made a 500', () => {
+  it('answers 400 with a field issue for a NUL byte in caption or token, and stores nothing', async () => {
+    for (const [field, value] of [
+      ['caption', 'before\u0000after'],
+      ['token', 'EAAG\u0000x'],
+    ] as const) {
+      const res = await t.api('POST', '/posts', { body: photo({ [field]: value }), token: t.token });
+      expect(res.status, field).toBe(400);
+      expect(res.body.issues).toEqual([{ path: field, message: `${field} must not contain NUL characters` }]);
+    }
+  });
+
+  it('answers 400 for a date_pub at the end of year 9999', async () => {
+    const res = await t.api('POST', '/posts', {
+      body: photo({ date_pub: '9999-12-31T23:59:59Z' }),
+      token: t.token,
+    });
+    expect(res.status).toBe(400);
+    expect(res.body.issues).toEqual([
+      { path: 'date_pub', message: 'date_pub must be before 2100-01-01T00:00:00Z' },
+    ]);
   });
 });

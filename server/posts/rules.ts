@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import ipaddr from 'ipaddr.js';
 import type { FieldIssue } from '../errors.ts';
 
 /** Meta's caption limits (docs/graph-api.md). */
@@ -25,39 +26,29 @@ export function captionProblems(caption: string): string[] {
   return problems;
 }
 
-function isPrivateIPv4(address: string): boolean {
-  const [a, b] = address.split('.').map(Number) as [number, number];
-  return (
-    a === 0 ||
-    a === 10 ||
-    a === 127 ||
-    (a === 100 && b >= 64 && b <= 127) || // carrier-grade NAT
-    (a === 169 && b === 254) || // link-local
-    (a === 172 && b >= 16 && b <= 31) ||
-    (a === 192 && b === 168) ||
-    a >= 224 // multicast and reserved
-  );
+/**
+ * Only global unicast addresses are public. ipaddr.js names every special
+ * range (private, loopback, link-local, CGNAT, multicast, reserved, and for
+ * IPv6 the forms that embed an IPv4 address: mapped, NAT64, 6to4, Teredo);
+ * all of them are refused rather than unwrapped, since no media host needs them.
+ */
+function isPublicAddress(host: string): boolean {
+  const address = ipaddr.parse(host);
+  // ::a.b.c.d (IPv4-compatible, deprecated) is not a range ipaddr.js names.
+  if (address.kind() === 'ipv6' && (address as ipaddr.IPv6).parts.slice(0, 6).every((p) => p === 0))
+    return false;
+  return address.range() === 'unicast';
 }
 
-function isPrivateIPv6(address: string): boolean {
-  const a = address.toLowerCase();
-  if (a === '::' || a === '::1') return true;
-  // IPv4-mapped: URL parsing turns ::ffff:127.0.0.1 into ::ffff:7f00:1.
-  const dotted = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(a);
-  if (dotted) return isPrivateIPv4(dotted[1]!);
-  const hex = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(a);
-  if (hex) {
-    const hi = parseInt(hex[1]!, 16);
-    const lo = parseInt(hex[2]!, 16);
-    return isPrivateIPv4(`${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`);
-  }
-  return /^f[cd]/.test(a) || /^fe[89ab]/.test(a) || a.startsWith('ff');
-}
+/** A DNS name of at least two labels, each 1 to 63 letters, digits or inner hyphens. */
+const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
 
 /**
  * Meta's servers fetch the media, so the URL must be public https. Host names
- * are not resolved here (DNS can change by publish time); literal addresses and
- * obviously local names are refused at once.
+ * are not resolved here (DNS can change by publish time); literal addresses,
+ * local names and malformed hosts are refused at once. The URL is judged as
+ * the WHATWG parser reads it, which is also the form stored and sent to Meta
+ * (normalizeMediaUrl), so no other parser can read it differently later.
  */
 export function mediaUrlProblem(value: string): string | null {
   let url: URL;
@@ -68,7 +59,14 @@ export function mediaUrlProblem(value: string): string | null {
   }
   if (url.protocol !== 'https:') return 'url must use https';
   if (url.username || url.password) return 'url must not contain credentials';
+  if (url.port === '0') return 'url must not use port 0';
   const host = url.hostname.replace(/^\[|\]$/g, '').replace(/\.$/, '');
+  if (host === '') return 'url must name a host';
+  if (isIP(host) !== 0) {
+    return isPublicAddress(host)
+      ? null
+      : 'url must point at a public address, not a private, loopback, link-local or other special one';
+  }
   if (
     host === 'localhost' ||
     host.endsWith('.localhost') ||
@@ -76,11 +74,15 @@ export function mediaUrlProblem(value: string): string | null {
     host.endsWith('.internal')
   )
     return 'url must point at a public host, not a local name';
-  const family = isIP(host);
-  if ((family === 4 && isPrivateIPv4(host)) || (family === 6 && isPrivateIPv6(host)))
-    return 'url must point at a public address, not a private, loopback or link-local one';
-  if (family === 0 && !host.includes('.')) return 'url must point at a public host name';
+  const labels = host.split('.');
+  if (labels.length < 2 || !labels.every((l) => LABEL.test(l)) || /^\d+$/.test(labels.at(-1)!))
+    return 'url must point at a public host name';
   return null;
+}
+
+/** The URL as the WHATWG parser normalises it: what is stored, shown and sent to Meta. */
+export function normalizeMediaUrl(value: string): string {
+  return new URL(value).href;
 }
 
 export interface PostShape {

@@ -1,7 +1,13 @@
 import { z } from 'zod';
 import { CONTENT_TYPES, POST_EVENT_TYPES, POST_STATUSES } from '../db/schema.ts';
 import { ZPostError } from './post-error.ts';
-import { captionProblems, crossFieldIssues, mediaUrlProblem, USER_TAGS_MAX } from './rules.ts';
+import {
+  captionProblems,
+  crossFieldIssues,
+  mediaUrlProblem,
+  normalizeMediaUrl,
+  USER_TAGS_MAX,
+} from './rules.ts';
 
 const ZUserId = z
   .string()
@@ -17,13 +23,20 @@ const ZUrl = z
     const problem = mediaUrlProblem(value);
     if (problem) ctx.addIssue({ code: 'custom', message: problem });
   })
+  .transform(normalizeMediaUrl)
   .meta({
-    description: 'Public https URL of the JPEG image or the MP4/MOV video.',
+    description:
+      'Public https URL of the JPEG image or the MP4/MOV video; stored as the WHATWG URL parser normalises it.',
     example: 'https://cdn.example.com/a.jpg',
   });
 
+/** PostgreSQL text cannot hold NUL; refuse it as a field problem instead of failing the insert. */
+const noNul = (field: string) =>
+  [(v: string) => !v.includes('\u0000'), `${field} must not contain NUL characters`] as const;
+
 const ZCaption = z
   .string()
+  .refine(...noNul('caption'))
   .superRefine((value, ctx) => {
     for (const message of captionProblems(value)) ctx.addIssue({ code: 'custom', message });
   })
@@ -58,14 +71,21 @@ const ZGraphToken = z
   .trim()
   .min(1, 'token is required')
   .max(2048, 'token is at most 2048 characters')
+  .refine(...noNul('token'))
   .meta({ description: 'The account’s Graph access token. Write-only: stored encrypted, never returned.' });
+
+const DATE_PUB_BEFORE = Date.parse('2100-01-01T00:00:00Z');
 
 const ZDatePub = z.iso
   .datetime({
     offset: true,
     message: 'date_pub must be RFC 3339 with a time zone, e.g. 2026-11-22T17:00:00Z',
   })
-  .meta({ description: 'When to publish. Absent, null or in the past: as soon as possible.' });
+  // Far enough for any plan, and keeps every 24-hour window around it inside the representable years.
+  .refine((v) => !(Date.parse(v) >= DATE_PUB_BEFORE), 'date_pub must be before 2100-01-01T00:00:00Z')
+  .meta({
+    description: 'When to publish, before 2100. Absent, null or in the past: as soon as possible.',
+  });
 
 const fields = {
   user_id: ZUserId,

@@ -959,7 +959,7 @@ export interface operations {
            */
           content_type: 'Photo' | 'Video';
           /**
-           * @description Public https URL of the JPEG image or the MP4/MOV video.
+           * @description Public https URL of the JPEG image or the MP4/MOV video; stored as the WHATWG URL parser normalises it.
            * @example https://cdn.example.com/a.jpg
            */
           url: string;
@@ -982,7 +982,7 @@ export interface operations {
           token: string;
           /**
            * Format: date-time
-           * @description When to publish. Absent, null or in the past: as soon as possible.
+           * @description When to publish, before 2100. Absent, null or in the past: as soon as possible.
            */
           date_pub?: string | null;
         };
@@ -1189,7 +1189,7 @@ export interface operations {
            */
           content_type: 'Photo' | 'Video';
           /**
-           * @description Public https URL of the JPEG image or the MP4/MOV video.
+           * @description Public https URL of the JPEG image or the MP4/MOV video; stored as the WHATWG URL parser normalises it.
            * @example https://cdn.example.com/a.jpg
            */
           url: string;
@@ -1212,7 +1212,7 @@ export interface operations {
           token: string;
           /**
            * Format: date-time
-           * @description When to publish. Absent, null or in the past: as soon as possible.
+           * @description When to publish, before 2100. Absent, null or in the past: as soon as possible.
            */
           date_pub?: string | null;
         };
@@ -1437,7 +1437,7 @@ export interface operations {
            */
           content_type?: 'Photo' | 'Video';
           /**
-           * @description Public https URL of the JPEG image or the MP4/MOV video.
+           * @description Public https URL of the JPEG image or the MP4/MOV video; stored as the WHATWG URL parser normalises it.
            * @example https://cdn.example.com/a.jpg
            */
           url?: string;
@@ -1460,7 +1460,7 @@ export interface operations {
           token?: string;
           /**
            * Format: date-time
-           * @description When to publish. Absent, null or in the past: as soon as possible.
+           * @description When to publish, before 2100. Absent, null or in the past: as soon as possible.
            */
           date_pub?: string | null;
         };
