@@ -33,7 +33,8 @@ const loginProcedure = (path: `/${string}`, operationId: string, summary: string
         tags: TAGS,
         protect: false,
       },
-      errors: ['VALIDATION_FAILED', 'INVALID_CREDENTIALS', 'TOO_MANY_REQUESTS', 'SERVICE_UNAVAILABLE'],
+      // Public routes do not get the rate limit's 429 among the common codes; the login throttle answers it.
+      errors: ['INVALID_CREDENTIALS', 'TOO_MANY_REQUESTS'],
     })
     .output(ZToken)
     .mutation(({ ctx, input }) =>
@@ -60,7 +61,7 @@ export const authRouter = router({
         tags: TAGS,
         protect: false,
       },
-      errors: ['SIGNUP_DISABLED', 'VALIDATION_FAILED', 'USERNAME_TAKEN'],
+      errors: ['SIGNUP_DISABLED', 'USERNAME_TAKEN'],
     })
     // Before the input is read: a disabled sign-up says so whatever is sent.
     .use(({ ctx, next }) => {

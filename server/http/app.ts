@@ -18,7 +18,7 @@ import { createRestHandler } from './rest.ts';
 const MAX_BODY_BYTES = 100 * 1024;
 
 /** Most calls in one tRPC batch (the SDK's client sets the same `maxItems`); larger batches get 400. */
-export const MAX_BATCH_SIZE = 50;
+const MAX_BATCH_SIZE = 50;
 
 export interface AppDeps {
   database: Database;
