@@ -1,4 +1,5 @@
 import type { TRPC_ERROR_CODE_KEY } from '@trpc/server';
+import { isDatabaseUnavailable } from './db/unavailable.ts';
 
 /**
  * The one table of error codes. Both transports derive the HTTP status, the
@@ -160,5 +161,8 @@ export function toAppError(error: unknown): AppError {
       cause: error,
     });
   }
+  // The request was fine; the database is away (an outage, a restart): the client may retry.
+  if (isDatabaseUnavailable(error))
+    return new AppError('SERVICE_UNAVAILABLE', undefined, { cause: error, retryAfter: 5 });
   return new AppError('INTERNAL', undefined, { cause: error });
 }

@@ -30,6 +30,29 @@ async function main(): Promise<void> {
   const env = loadEnv();
   const logger = createLogger(env.LOG_LEVEL);
   const stops: (() => Promise<void>)[] = [];
+  let stopping = false;
+  /** Stops everything in order; exits with `code` (1 when a part failed on its own). */
+  const shutdown = (reason: string, code = 0) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ reason }, 'shutting down');
+    const timer = setTimeout(() => {
+      logger.warn('shutdown took too long; exiting');
+      process.exit(1);
+    }, SHUTDOWN_GRACE_MS + 5_000);
+    timer.unref();
+    void (async () => {
+      for (const stop of stops) {
+        try {
+          await stop();
+        } catch (error) {
+          logger.error(describeError(error), 'error during shutdown');
+        }
+      }
+      logger.info('stopped');
+      process.exit(code);
+    })();
+  };
 
   const dbHandle = await resolveDatabaseUrl(env, logger);
   stops.unshift(dbHandle.stop);
@@ -56,6 +79,9 @@ async function main(): Promise<void> {
       logger,
       concurrency: env.WORKER_CONCURRENCY,
       pollIntervalMs: env.WORKER_POLL_INTERVAL_MS,
+      // Without its pool the process would answer the API but publish nothing: stop, and let the
+      // service manager start it again.
+      onPoolStopped: () => shutdown('the worker pool stopped unexpectedly', 1),
     });
     stops.unshift(() => worker.stop());
   }
@@ -77,28 +103,6 @@ async function main(): Promise<void> {
     );
   }
 
-  let stopping = false;
-  const shutdown = (signal: NodeJS.Signals) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'shutting down');
-    const timer = setTimeout(() => {
-      logger.warn('shutdown took too long; exiting');
-      process.exit(1);
-    }, SHUTDOWN_GRACE_MS + 5_000);
-    timer.unref();
-    void (async () => {
-      for (const stop of stops) {
-        try {
-          await stop();
-        } catch (error) {
-          logger.error(describeError(error), 'error during shutdown');
-        }
-      }
-      logger.info('stopped');
-      process.exit(0);
-    })();
-  };
   process.on('SIGTERM', shutdown);
   process.on('SIGINT', shutdown);
 }

@@ -91,6 +91,8 @@ export async function startEmbeddedPostgres(opts: {
   ephemeral?: boolean;
   /** Extra `-c name=value` settings, e.g. to trade durability for speed in tests. */
   settings?: Record<string, string>;
+  /** The port to listen on; default a free one. */
+  port?: number;
 }): Promise<EmbeddedDatabase> {
   const dir = path.resolve(opts.dir);
   const pidFile = path.join(dir, 'postmaster.pid');
@@ -107,7 +109,7 @@ export async function startEmbeddedPostgres(opts: {
     }
   }
 
-  const port = await freePort();
+  const port = opts.port ?? (await freePort());
   const settings = {
     listen_addresses: '127.0.0.1',
     unix_socket_directories: '',

@@ -62,6 +62,12 @@ export interface PublisherDeps {
   settings: PublisherSettings;
   /** Records `owner` as alive before its first claim, so other runs never mistake it for dead. */
   ensureAlive(owner: string): Promise<void>;
+  /**
+   * This process's worker ids. Whoever holds a post's job holds the only run
+   * of it, so a lease still held by one of these is left over from a run that
+   * ended without letting go (its database went away): it may be taken over.
+   */
+  ownWorkerIds(): string[];
 }
 
 /** What one run works with (graphile-worker's job helpers do the same for a job). */
@@ -121,7 +127,7 @@ export async function publishPost(
 ): Promise<void> {
   await deps.ensureAlive(job.owner);
   const { leaseMs, deadWorkerMs } = deps.settings;
-  const post = await claim(deps.db, { ...job, leaseMs, deadWorkerMs });
+  const post = await claim(deps.db, { ...job, leaseMs, deadWorkerMs, ownWorkerIds: deps.ownWorkerIds() });
   if (!post) return rescheduleIfMoved(deps.db, job.postId);
   const run = makeRun(deps, post, job.owner);
   try {

@@ -1,11 +1,20 @@
 import { EventEmitter } from 'node:events';
 import { sql } from 'drizzle-orm';
-import { Logger as WorkerLogger, run, type Runner, type WorkerEvents } from 'graphile-worker';
+import {
+  Logger as WorkerLogger,
+  run,
+  type Runner,
+  type RunnerOptions,
+  type WorkerEvents,
+} from 'graphile-worker';
+// Not re-exported by the package's index; the module is part of its published dist.
+import { RETRYABLE_ERROR_CODES } from 'graphile-worker/dist/lib.js';
 import { deleteExpiredSessions } from '../auth/sessions.ts';
 import { deleteExpiredRateLimits } from '../auth/throttle.ts';
 import type { TokenCipher } from '../crypto/token-cipher.ts';
 import type { Db } from '../db/client.ts';
 import { arrayLiteral } from '../db/sql.ts';
+import { DATABASE_UNAVAILABLE_CODES } from '../db/unavailable.ts';
 import type { GraphClient } from '../graph/graph-client.ts';
 import { PRUNE_EXPIRED_CRONTAB, PRUNE_EXPIRED_TASK, ZPruneExpiredPayload } from '../jobs/prune-expired.ts';
 import { PUBLISH_POST_TASK, ZPublishPostPayload } from '../jobs/publish-post.ts';
@@ -15,7 +24,7 @@ import {
   RECONCILE_TASK,
   ZReconcilePayload,
 } from '../jobs/reconcile.ts';
-import type { Logger } from '../logger.ts';
+import { describeError, type Logger } from '../logger.ts';
 import { reconcile } from './reconcile.ts';
 import { DEFAULT_PUBLISHER_SETTINGS, publishPost, type PublisherSettings } from './run.ts';
 
@@ -32,6 +41,8 @@ export interface WorkerOptions {
   /** How often this process proves it is alive; default 5 s. */
   heartbeatMs?: number;
   settings?: Partial<PublisherSettings>;
+  /** Called when the worker pool stops without stop() being called; npm start then exits with 1. */
+  onPoolStopped?: () => void;
 }
 
 export interface PublishWorker {
@@ -41,6 +52,19 @@ export interface PublishWorker {
   /** publish_post runs started by this process. */
   publishRuns(): number;
 }
+
+/**
+ * graphile-worker 0.17 records a job's outcome (completeJob/failJob) without
+ * awaiting it, retrying only the error codes in its RETRYABLE_ERROR_CODES
+ * table; any other error there is an unhandled rejection that ends the
+ * process, which is what a database restart or outage produced. Adding the
+ * codes of an unreachable database to that table makes it retry them with
+ * its own backoff (up to 100 tries, 30 s apart at most) until the database
+ * is back. (Its batched mode would log and stop the pool instead: its retry
+ * loop rethrows on the first failure.)
+ */
+for (const code of DATABASE_UNAVAILABLE_CODES)
+  RETRYABLE_ERROR_CODES[code] ??= { minDelay: 500, maxDelay: 30_000 };
 
 function workerLogger(logger: Logger): WorkerLogger {
   return new WorkerLogger(() => (level, message, meta) => {
@@ -79,7 +103,7 @@ export async function startPublishWorker(opts: WorkerOptions): Promise<PublishWo
     ids.add(worker.workerId);
   });
 
-  const runner: Runner = await run({
+  const runnerOptions: RunnerOptions = {
     connectionString: opts.url,
     concurrency: opts.concurrency,
     maxPoolSize: Math.max(10, opts.concurrency + 2),
@@ -93,7 +117,10 @@ export async function startPublishWorker(opts: WorkerOptions): Promise<PublishWo
         const { postId } = ZPublishPostPayload.parse(payload);
         publishRuns++;
         const owner = helpers.job.locked_by ?? `worker-${process.pid}`;
-        await publishPost({ ...opts, logger, settings, ensureAlive }, { postId, owner });
+        await publishPost(
+          { ...opts, logger, settings, ensureAlive, ownWorkerIds: () => [...ids] },
+          { postId, owner },
+        );
       },
       [RECONCILE_TASK]: async (payload) => {
         ZReconcilePayload.parse(payload);
@@ -106,10 +133,21 @@ export async function startPublishWorker(opts: WorkerOptions): Promise<PublishWo
         logger.info({ sessions, counters }, 'deleted expired sessions and rate-limit counters');
       },
     },
-  });
+  };
+
+  let stopping = false;
+  const runner: Runner = await run(runnerOptions);
+  // A pool that stops on its own (not through stop()) publishes nothing more. Database
+  // outages do not get here (see RETRYABLE_ERROR_CODES above).
+  const died = (error?: unknown) => {
+    if (stopping) return;
+    logger.fatal(describeError(error), 'the worker pool stopped unexpectedly');
+    opts.onPoolStopped?.();
+  };
+  runner.promise.then(() => died(), died);
 
   const timer = setInterval(() => {
-    beat([...ids]).catch((error: unknown) => logger.warn({ err: String(error) }, 'heartbeat failed'));
+    beat([...ids]).catch((error: unknown) => logger.warn(describeError(error), 'heartbeat failed'));
   }, opts.heartbeatMs ?? 5_000);
   timer.unref();
 
@@ -123,6 +161,7 @@ export async function startPublishWorker(opts: WorkerOptions): Promise<PublishWo
     workerIds: () => [...ids],
     publishRuns: () => publishRuns,
     async stop() {
+      stopping = true;
       clearInterval(timer);
       await runner.stop();
       // Every job has finished or handed its post over: nothing is owned by these ids any more.

@@ -9,7 +9,7 @@ import { and, eq, sql, type SQL } from 'drizzle-orm';
 import type { Db, DbOrTx } from '../db/client.ts';
 import { rowMapper } from '../db/rows.ts';
 import { posts, type PostRow } from '../db/schema.ts';
-import { intervalOf } from '../db/sql.ts';
+import { arrayLiteral, intervalOf } from '../db/sql.ts';
 import { schedulePublishJob } from '../jobs/publish-post.ts';
 import { appendEvent, eventInsert, type PostEventInput } from '../posts/events.ts';
 import type { PostError } from '../posts/post-error.ts';
@@ -40,13 +40,14 @@ export function publishingRunGone(deadWorkerMs: number): SQL {
 
 /**
  * Claims a post for a run: a due `scheduled` post, or a `publishing` one whose
- * run is gone. One UPDATE, so two workers can never both hold the same post.
+ * run is gone, or one leased to a worker of this same process (see
+ * PublisherDeps.ownWorkerIds). One UPDATE, so two workers can never both hold the same post.
  * A fresh start or a recovery from a dead run counts as an attempt; taking
  * over a post handed over between runs does not.
  */
 export async function claim(
   db: Db,
-  opts: { postId: number; owner: string; leaseMs: number; deadWorkerMs: number },
+  opts: { postId: number; owner: string; leaseMs: number; deadWorkerMs: number; ownWorkerIds: string[] },
 ): Promise<PostRow | undefined> {
   const [row] = await db.execute<Record<string, unknown>>(sql`
     update posts p set
@@ -56,7 +57,8 @@ export async function claim(
       attempts = p.attempts + case when p.status = 'scheduled' or p.lease_owner is not null then 1 else 0 end
     where p.id = ${opts.postId}
       and ((p.status = 'scheduled' and p.date_pub <= now() + interval '1 second')
-           or ${publishingRunGone(opts.deadWorkerMs)})
+           or ${publishingRunGone(opts.deadWorkerMs)}
+           or (p.status = 'publishing' and p.lease_owner = any(${arrayLiteral(opts.ownWorkerIds)}::text[])))
     returning p.*`);
   return row ? toPostRow(row) : undefined;
 }
