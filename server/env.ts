@@ -56,6 +56,8 @@ const ZEnv = z
     ROLE: optional(z.enum(['all', 'api', 'worker']).default('all')),
     /** Posts of one Instagram account allowed in any 24-hour window; default 25. */
     PUBLISH_LIMIT_PER_24H: optional(z.coerce.number().int().min(1).max(1000).default(25)),
+    /** Requests per minute per user on the API (REST and tRPC calls alike); 0 turns the limit off; default 600. */
+    API_RATE_LIMIT: optional(z.coerce.number().int().min(0).max(1_000_000).default(600)),
     /** Posts one user may have waiting (`scheduled`) at once; default 10000. */
     MAX_SCHEDULED_POSTS: optional(z.coerce.number().int().min(1).max(10_000_000).default(10_000)),
     /** Whether POST /signup creates users; default false. */

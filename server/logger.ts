@@ -28,9 +28,15 @@ export function createLogger(level: string, fd: 1 | 2 = 1): Logger {
   );
 }
 
-/** Removes `access_token=...` from URLs and messages before they reach a log line or an error. */
+/**
+ * Removes `access_token=...` from URLs and messages before they reach a log
+ * line or an error, and `address:port` pairs, which connection errors carry
+ * ("connect ECONNREFUSED 10.0.0.5:5432": where the database lives).
+ */
 export function scrubSecrets(text: string): string {
-  return text.replace(/(access_token=)[^&\s"']+/gi, '$1[redacted]');
+  return text
+    .replace(/(access_token=)[^&\s"']+/gi, '$1[redacted]')
+    .replace(/\b\d{1,3}(?:\.\d{1,3}){3}:\d+\b/g, '[address]');
 }
 
 /**

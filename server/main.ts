@@ -87,7 +87,16 @@ async function main(): Promise<void> {
   }
 
   if (env.ROLE === 'all' || env.ROLE === 'api') {
-    const app = createApp({ database, env, logger, cipher, openApiDocument: buildOpenApiDocument() });
+    const counters = connect(dbHandle.url, { max: 4, synchronousCommit: false });
+    stops.unshift(counters.close);
+    const app = createApp({
+      database,
+      counters: counters.db,
+      env,
+      logger,
+      cipher,
+      openApiDocument: buildOpenApiDocument(),
+    });
     const server: Server = await new Promise((resolve, reject) => {
       const s = app.listen(env.PORT, env.HOST, (error?: Error) => (error ? reject(error) : resolve(s)));
     });
@@ -103,8 +112,9 @@ async function main(): Promise<void> {
     );
   }
 
-  process.on('SIGTERM', shutdown);
-  process.on('SIGINT', shutdown);
+  // Node passes the signal's number as a second argument: not an exit code.
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
 }
 
 main().catch((error: unknown) => {

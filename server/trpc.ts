@@ -3,7 +3,13 @@ import { initTRPC, TRPCError, type AnyRouter } from '@trpc/server';
 import type { OpenApiMeta } from 'trpc-to-openapi';
 import type { SessionUser, ValidSession } from './auth/sessions.ts';
 import { validateSessionToken } from './auth/sessions.ts';
-import { createLoginThrottle, type LoginThrottle } from './auth/throttle.ts';
+import {
+  createLoginThrottle,
+  RateLimited,
+  type ApiRateLimit,
+  type LoginThrottle,
+  type RateLimitState,
+} from './auth/throttle.ts';
 import type { TokenCipher } from './crypto/token-cipher.ts';
 import type { Db } from './db/client.ts';
 import type { Env } from './env.ts';
@@ -17,6 +23,10 @@ export interface Context {
   logger: Logger;
   /** Counts login attempts per username and address (shared by all processes). */
   loginThrottle: LoginThrottle;
+  /** API_RATE_LIMIT per user, or null when it is off. */
+  apiRateLimit: ApiRateLimit | null;
+  /** Sets a response header (RateLimit-*); a no-op without an HTTP response. */
+  setHeader: (name: string, value: string) => void;
   /** The request's id (X-Request-Id), in every error body and log line of the request. */
   requestId: string;
   /** The bearer token presented, if any; checked by `authedProcedure`. */
@@ -29,7 +39,7 @@ export interface Context {
 
 export function createContextInner(
   opts: Pick<Context, 'db' | 'env' | 'logger' | 'cipher'> &
-    Partial<Pick<Context, 'token' | 'ip' | 'loginThrottle' | 'requestId'>>,
+    Partial<Pick<Context, 'token' | 'ip' | 'loginThrottle' | 'requestId' | 'apiRateLimit' | 'setHeader'>>,
 ): Context {
   return {
     ...opts,
@@ -37,6 +47,8 @@ export function createContextInner(
     ip: opts.ip,
     requestId: opts.requestId ?? randomUUID(),
     loginThrottle: opts.loginThrottle ?? createLoginThrottle(opts.db),
+    apiRateLimit: opts.apiRateLimit ?? null,
+    setHeader: opts.setHeader ?? (() => {}),
   };
 }
 
@@ -102,8 +114,28 @@ export const authedProcedure = publicProcedure.use(async ({ ctx, next }) => {
   if (!ctx.token) throw new AppError('UNAUTHORIZED');
   const result = await validateSessionToken(ctx.db, ctx.token);
   if (!result) throw new AppError('UNAUTHORIZED', 'The token is invalid or has expired.');
+  if (ctx.apiRateLimit) {
+    let state: RateLimitState;
+    try {
+      state = await ctx.apiRateLimit.consume(result.user.id);
+    } catch (error) {
+      if (error instanceof RateLimited) {
+        rateLimitHeaders(ctx, error.state);
+        ctx.setHeader('Retry-After', String(error.state.reset));
+      }
+      throw error;
+    }
+    rateLimitHeaders(ctx, state);
+  }
   return next({ ctx: { ...ctx, user: result.user, session: result.session } });
 });
+
+/** The IETF draft's RateLimit-* fields, as most public APIs send them. */
+function rateLimitHeaders(ctx: Context, state: RateLimitState): void {
+  ctx.setHeader('RateLimit-Limit', String(state.limit));
+  ctx.setHeader('RateLimit-Remaining', String(state.remaining));
+  ctx.setHeader('RateLimit-Reset', String(state.reset));
+}
 
 export type AuthedContext = Context & { user: SessionUser; session: ValidSession };
 

@@ -156,5 +156,9 @@ describe('a database outage in the middle of a burst', () => {
     for (let i = 0; i < total; i++)
       expect(fake.mediaWithCaption(`outage #${i}`), `post ${i}`).toHaveLength(1);
     expect(exitCode).toBeNull();
+    // The outage was logged, without query parameters or the database's address.
+    expect(output).toContain('ECONNREFUSED');
+    expect(output).not.toContain('params:');
+    expect(output).not.toContain(`:${pgPort}`);
   }, 180_000);
 });

@@ -80,3 +80,57 @@ export async function deleteExpiredRateLimits(db: Db, now: Date = new Date()): P
     .returning({ key: rateLimits.key });
   return rows.length;
 }
+
+/** What the API rate limit reports for one request, sent as RateLimit-* headers. */
+export interface RateLimitState {
+  limit: number;
+  remaining: number;
+  /** Seconds until the window ends. */
+  reset: number;
+}
+
+export interface ApiRateLimit {
+  /** Counts one request of `userId`; 429 TOO_MANY_REQUESTS (with the state) past the limit. */
+  consume(userId: number): Promise<RateLimitState>;
+}
+
+export class RateLimited extends AppError {
+  constructor(readonly state: RateLimitState) {
+    super('TOO_MANY_REQUESTS', `More than ${state.limit} requests a minute; try again in ${state.reset} s.`, {
+      retryAfter: state.reset,
+    });
+  }
+}
+
+/**
+ * API_RATE_LIMIT: requests per minute per user, in fixed one-minute windows
+ * counted in PostgreSQL (so every API process shares them). Once a user is
+ * over, further requests in that window are refused from memory without a
+ * database round trip (inMemoryBlockOnConsumed).
+ */
+export function createApiRateLimit(db: Db, perMinute: number): ApiRateLimit {
+  const limiter = new RateLimiterDrizzle({
+    storeClient: db,
+    schema: rateLimits,
+    keyPrefix: 'api:user',
+    points: perMinute,
+    duration: 60,
+    inMemoryBlockOnConsumed: perMinute + 1,
+    clearExpiredByTimeout: false,
+  });
+  const stateOf = (res: RateLimiterRes): RateLimitState => ({
+    limit: perMinute,
+    remaining: Math.max(0, res.remainingPoints),
+    reset: Math.max(1, Math.ceil(res.msBeforeNext / 1000)),
+  });
+  return {
+    async consume(userId) {
+      try {
+        return stateOf(await limiter.consume(String(userId)));
+      } catch (error) {
+        if (error instanceof RateLimiterRes) throw new RateLimited(stateOf(error));
+        throw error;
+      }
+    },
+  };
+}

@@ -39,12 +39,22 @@ function preparing(client: postgres.Sql): postgres.Sql {
   });
 }
 
-export function connect(url: string, opts: { max?: number } = {}): Database {
+export function connect(
+  url: string,
+  opts: {
+    max?: number;
+    /** `false` for writes that may be lost in a crash (rate-limit counters): no disk flush per commit. */
+    synchronousCommit?: boolean;
+  } = {},
+): Database {
   const sql = postgres(url, {
     max: opts.max ?? 10,
     // Notices such as "relation already exists, skipping" are noise in our logs.
     onnotice: () => {},
-    connection: { application_name: 'instagram-autopost' },
+    connection: {
+      application_name: 'instagram-autopost',
+      ...(opts.synchronousCommit === false ? { synchronous_commit: 'off' } : {}),
+    },
   });
   const db = drizzle(preparing(sql), { schema });
   return { db, sql, close: () => sql.end({ timeout: 5 }) };

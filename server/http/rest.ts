@@ -15,7 +15,7 @@ type Next = (err?: unknown) => void;
  */
 export function createRestHandler(opts: {
   router: AnyRouter;
-  createContext: (req: IncomingMessage) => Context;
+  createContext: (req: IncomingMessage, res: ServerResponse) => Context;
   onInternalError: (error: AppError, req: IncomingMessage) => void;
 }) {
   const seen = new WeakMap<IncomingMessage, AppError>();
@@ -23,7 +23,8 @@ export function createRestHandler(opts: {
 
   const handler = createOpenApiNodeHttpHandler({
     router: opts.router,
-    createContext: ({ req }) => opts.createContext(req),
+    // Node's http server: the response is a ServerResponse (trpc-to-openapi types it more widely).
+    createContext: ({ req, res }) => opts.createContext(req, res as ServerResponse),
     onError: ({ error, req }) => {
       const appError = toAppError(error);
       seen.set(req, appError);

@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import pg from 'pg';
 import { sql } from 'drizzle-orm';
 import {
   Logger as WorkerLogger,
@@ -24,7 +25,7 @@ import {
   RECONCILE_TASK,
   ZReconcilePayload,
 } from '../jobs/reconcile.ts';
-import { describeError, type Logger } from '../logger.ts';
+import { describeError, scrubSecrets, type Logger } from '../logger.ts';
 import { reconcile } from './reconcile.ts';
 import { DEFAULT_PUBLISHER_SETTINGS, publishPost, type PublisherSettings } from './run.ts';
 
@@ -66,14 +67,29 @@ export interface PublishWorker {
 for (const code of DATABASE_UNAVAILABLE_CODES)
   RETRYABLE_ERROR_CODES[code] ??= { minDelay: 500, maxDelay: 30_000 };
 
-function workerLogger(logger: Logger): WorkerLogger {
+/**
+ * graphile-worker's log lines carry whole error objects and job rows, and
+ * drizzle's error messages carry query parameters: only a safe summary of
+ * each reaches our log (describeError), and `params:` lines are cut from the
+ * message text.
+ */
+export function workerLogger(logger: Logger): WorkerLogger {
   return new WorkerLogger(() => (level, message, meta) => {
-    const fields = { component: 'graphile-worker', ...(meta as object) };
+    const raw = (meta ?? {}) as Record<string, unknown>;
+    const fields: Record<string, unknown> = { component: 'graphile-worker' };
+    const job = raw.job as { id?: unknown; task_identifier?: unknown; attempts?: unknown } | undefined;
+    if (job) fields.job = { id: job.id, task: job.task_identifier, attempts: job.attempts };
+    const error = raw.error ?? raw.fatalError;
+    if (error !== undefined) Object.assign(fields, describeError(error));
+    const text = scrubSecrets(message.replace(/^\s*params: .*$/gm, '').replace(/\n\s*\n/g, '\n')).slice(
+      0,
+      2000,
+    );
     // LogLevel is a const enum of these strings, which verbatimModuleSyntax cannot import.
     const name: string = level;
-    if (name === 'error') logger.error(fields, message);
-    else if (name === 'warning') logger.warn(fields, message);
-    else logger.debug(fields, message);
+    if (name === 'error') logger.error(fields, text);
+    else if (name === 'warning') logger.warn(fields, text);
+    else logger.debug(fields, text);
   });
 }
 
@@ -103,10 +119,16 @@ export async function startPublishWorker(opts: WorkerOptions): Promise<PublishWo
     ids.add(worker.workerId);
   });
 
+  // Our own pool rather than one graphile-worker makes: it would end its pool without waiting
+  // at stop(), and an idle client cut afterwards (PostgreSQL stopping) was an unhandled 'error'.
+  const pgPool = new pg.Pool({ connectionString: opts.url, max: Math.max(10, opts.concurrency + 2) });
+  pgPool.on('error', (error) => logger.warn(describeError(error), 'idle worker connection lost'));
+  pgPool.on('connect', (client) => {
+    client.on('error', (error) => logger.warn(describeError(error), 'worker connection lost'));
+  });
   const runnerOptions: RunnerOptions = {
-    connectionString: opts.url,
+    pgPool,
     concurrency: opts.concurrency,
-    maxPoolSize: Math.max(10, opts.concurrency + 2),
     pollInterval: opts.pollIntervalMs ?? 500,
     noHandleSignals: true,
     logger: workerLogger(logger),
@@ -164,6 +186,7 @@ export async function startPublishWorker(opts: WorkerOptions): Promise<PublishWo
       stopping = true;
       clearInterval(timer);
       await runner.stop();
+      await pgPool.end();
       // Every job has finished or handed its post over: nothing is owned by these ids any more.
       if (ids.size > 0)
         await opts.db
