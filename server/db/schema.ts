@@ -106,9 +106,9 @@ export const posts = pgTable(
     index('posts_owner_id_id_idx').on(t.ownerId, t.id),
     index('posts_ig_user_id_date_pub_idx').on(t.igUserId, t.datePub),
     index('posts_status_date_pub_idx').on(t.status, t.datePub),
-    // Counting a user's waiting posts (MAX_SCHEDULED_POSTS) on every create.
+    // A user's waiting posts, counted on every create (MAX_SCHEDULED_POSTS and the fair priority).
     index('posts_owner_scheduled_idx')
-      .on(t.ownerId)
+      .on(t.ownerId, t.datePub)
       .where(sql`${t.status} = 'scheduled'`),
   ],
 );

@@ -24,6 +24,8 @@ export async function schedulePublishJob(
     runAt: Date;
     /** An event INSERT to run in the same statement (one round trip instead of two). */
     event?: SQL | undefined;
+    /** graphile-worker priority: lower runs first among due jobs; default 0 (see queuePlace). */
+    priority?: number | undefined;
   },
 ): Promise<void> {
   const { postId, runAt, event } = opts;
@@ -37,6 +39,7 @@ export async function schedulePublishJob(
         run_at := ${runAt.toISOString()}::timestamptz,
         job_key := ${publishJobKey(postId)},
         job_key_mode := 'replace',
+        priority := ${opts.priority ?? 0}::int,
         max_attempts := 25
       )).id::text as id`);
     if (rows[0]?.id) return;

@@ -50,23 +50,39 @@ export async function assertWithinPublishLimit(
   }
 }
 
+/** Job priorities past this are all alike: a backlog this deep is already last in line. */
+const MAX_PRIORITY = 1000;
+
 /**
- * Refuses (TOO_MANY_SCHEDULED_POSTS) a post that would give `ownerId` more
- * than `max` posts waiting to be published, so one user cannot flood the
- * queue. A per-user advisory lock makes racing creates count one by one.
+ * Places a post in its owner's queue, in one statement under a per-user
+ * advisory lock (so racing creates count one by one):
+ * - refuses (TOO_MANY_SCHEDULED_POSTS) a post that would give the owner more
+ *   than `max` posts waiting;
+ * - returns the publishing job's priority: how many of the owner's waiting
+ *   posts are due at or before this one. graphile-worker runs lower numbers
+ *   first, so when workers are busy, one user's burst of 5,000 due posts
+ *   takes turns with other users' posts instead of going ahead of them all.
  */
-export async function assertBelowScheduledCap(tx: Tx, opts: { ownerId: number; max: number }): Promise<void> {
+export async function queuePlace(
+  tx: Tx,
+  opts: { ownerId: number; max: number; datePub: Date; excludePostId?: number },
+): Promise<{ priority: number }> {
   await tx.execute(
     sql`select pg_advisory_xact_lock(hashtextextended(${`scheduled-cap:${opts.ownerId}`}, 0))`,
   );
-  const [row] = await tx.execute<{ n: number }>(sql`
-    select count(*)::int as n from (
-      select 1 from posts where owner_id = ${opts.ownerId} and status = 'scheduled' limit ${opts.max}
+  const [row] = await tx.execute<{ waiting: number; earlier: number }>(sql`
+    select count(*)::int as waiting,
+           count(*) filter (where date_pub <= ${opts.datePub.toISOString()}::timestamptz)::int as earlier
+    from (
+      select date_pub from posts
+      where owner_id = ${opts.ownerId} and status = 'scheduled' and id <> ${opts.excludePostId ?? 0}
+      limit ${opts.max}
     ) waiting`);
-  if ((row?.n ?? 0) >= opts.max) {
+  if ((row?.waiting ?? 0) >= opts.max) {
     throw new AppError(
       'TOO_MANY_SCHEDULED_POSTS',
       `You already have ${opts.max} posts waiting to be published; delete some or wait until they are out.`,
     );
   }
+  return { priority: Math.min(row?.earlier ?? 0, MAX_PRIORITY) };
 }

@@ -77,17 +77,21 @@ export interface PublishRun {
   readonly post: PostRow;
   /** The graphile-worker id holding the post's lease. */
   readonly owner: string;
+  /** The job's priority, kept when the job is re-added (its owner's place in line). */
+  readonly priority: number;
   readonly log: Logger;
   /** The account's Graph token, decrypted on first use. */
   readonly token: string;
 }
 
-function makeRun(deps: PublisherDeps, post: PostRow, owner: string): PublishRun {
+function makeRun(deps: PublisherDeps, post: PostRow, job: PublishJob): PublishRun {
   let token: string | undefined;
+  const { owner, priority } = job;
   return {
     deps,
     post,
     owner,
+    priority,
     log: deps.logger.child({ postId: post.id, owner }),
     get token() {
       token ??= deps.cipher.open({ keyId: post.tokenKeyId, ciphertext: post.tokenCiphertext });
@@ -120,16 +124,26 @@ function actionOf(error: unknown): GraphAction | 'unknown' {
   return 'unknown';
 }
 
-/** Runs one `publish_post` job for `postId` as worker `owner`. */
-export async function publishPost(
-  deps: PublisherDeps,
-  job: { postId: number; owner: string },
-): Promise<void> {
+export interface PublishJob {
+  postId: number;
+  /** The graphile-worker id running the job. */
+  owner: string;
+  priority: number;
+}
+
+/** Runs one `publish_post` job. */
+export async function publishPost(deps: PublisherDeps, job: PublishJob): Promise<void> {
   await deps.ensureAlive(job.owner);
   const { leaseMs, deadWorkerMs } = deps.settings;
-  const post = await claim(deps.db, { ...job, leaseMs, deadWorkerMs, ownWorkerIds: deps.ownWorkerIds() });
-  if (!post) return rescheduleIfMoved(deps.db, job.postId);
-  const run = makeRun(deps, post, job.owner);
+  const post = await claim(deps.db, {
+    postId: job.postId,
+    owner: job.owner,
+    leaseMs,
+    deadWorkerMs,
+    ownWorkerIds: deps.ownWorkerIds(),
+  });
+  if (!post) return rescheduleIfMoved(deps.db, job);
+  const run = makeRun(deps, post, job);
   try {
     await publishSteps(run);
   } catch (error) {
@@ -150,13 +164,13 @@ export async function publishPost(
 }
 
 /** Not claimable: deleted, done, owned by a live run, or moved later (make sure its job follows). */
-async function rescheduleIfMoved(db: Db, postId: number): Promise<void> {
+async function rescheduleIfMoved(db: Db, { postId, priority }: PublishJob): Promise<void> {
   const [post] = await db
     .select({ status: posts.status, datePub: posts.datePub })
     .from(posts)
     .where(eq(posts.id, postId));
   if (post?.status === 'scheduled' && post.datePub.getTime() > Date.now()) {
-    await schedulePublishJob(db, { postId, runAt: post.datePub });
+    await schedulePublishJob(db, { postId, runAt: post.datePub, priority });
   }
 }
 

@@ -141,7 +141,7 @@ export async function startPublishWorker(opts: WorkerOptions): Promise<PublishWo
         const owner = helpers.job.locked_by ?? `worker-${process.pid}`;
         await publishPost(
           { ...opts, logger, settings, ensureAlive, ownWorkerIds: () => [...ids] },
-          { postId, owner },
+          { postId, owner, priority: helpers.job.priority },
         );
       },
       [RECONCILE_TASK]: async (payload) => {

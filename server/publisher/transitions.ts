@@ -142,6 +142,7 @@ export async function handOver(run: PublishRun, opts: HandOver): Promise<void> {
     await schedulePublishJob(tx, {
       postId: post.id,
       runAt: opts.runAt,
+      priority: run.priority,
       event: opts.event ? eventInsert(post.id, { datePub: opts.runAt, ...opts.event }) : undefined,
     });
   });

@@ -1,0 +1,1 @@
+CREATE INDEX "posts_owner_scheduled_idx" ON "posts" USING btree ("owner_id","date_pub") WHERE "posts"."status" = 'scheduled';

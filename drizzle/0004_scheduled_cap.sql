@@ -1,1 +1,0 @@
-CREATE INDEX "posts_owner_scheduled_idx" ON "posts" USING btree ("owner_id") WHERE "posts"."status" = 'scheduled';
