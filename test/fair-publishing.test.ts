@@ -35,14 +35,14 @@ describe('fair publishing between users', () => {
 
     await waitFor(
       'the other user’s post published',
-      async () => env.fake.mediaWithCaption('the other user').length === 1,
+      () => env.fake.mediaWithCaption('the other user').length === 1,
       30_000,
       20,
     );
     const burstDoneBefore = env.fake.media.filter((m) => m.caption?.startsWith('burst #')).length;
     // Without priorities it would wait for the whole burst (first come, first served).
     expect(burstDoneBefore).toBeLessThan(burst / 2);
-    await waitFor('the burst published', async () => env.fake.media.length === burst + 1, 60_000);
+    await waitFor('the burst published', () => env.fake.media.length === burst + 1, 60_000);
   });
 
   it("gives a job its place in its owner's queue as its priority", async () => {

@@ -111,7 +111,7 @@ describe('a database outage in the middle of a burst', () => {
       });
       expect(res.status).toBe(201);
     }
-    await waitFor('some posts published', () => Promise.resolve(fake.media.length >= 5), 30_000, 20);
+    await waitFor('some posts published', () => fake.media.length >= 5, 30_000, 20);
 
     await cluster!.stop();
     cluster = undefined;

@@ -1,7 +1,7 @@
 /** Polls `check` until it gives a truthy value, or throws after `timeoutMs` (tests and benchmarks). */
 export async function waitFor<T>(
   what: string,
-  check: () => Promise<T | undefined | null | false>,
+  check: () => Promise<T | undefined | null | false> | T | undefined | null | false,
   timeoutMs = 15_000,
   everyMs = 100,
 ): Promise<T> {
