@@ -32,6 +32,8 @@ export async function seedPosts(
     accounts: number;
     captionPrefix: string;
     jobs: boolean;
+    /** Each job's priority, as the API would give it (its place in the owner's queue); default 0. */
+    priority?: (i: number) => number;
   },
 ): Promise<number[]> {
   const sealed = createTokenCipher(BENCH_KEY).seal('EAAG-bench-token');
@@ -53,10 +55,12 @@ export async function seedPosts(
       insert into post_events (post_id, type, message, date_pub)
       select id, 'created', 'Scheduled by the benchmark.', date_pub from posts where id = any(${database.sql.array(batch)}::bigint[])`;
     if (opts.jobs) {
+      const priorities = batch.map((_, i) => opts.priority?.(start + i) ?? 0);
       await database.sql`
         select graphile_worker.add_jobs(array(
-          select row('publish_post', json_build_object('postId', id), null, date_pub, 25, 'post:' || id, null, null)::graphile_worker.job_spec
-          from posts where id = any(${database.sql.array(batch)}::bigint[])))`;
+          select row('publish_post', json_build_object('postId', p.id), null, p.date_pub, 25, 'post:' || p.id, b.priority::smallint, null)::graphile_worker.job_spec
+          from unnest(${database.sql.array(batch)}::bigint[], ${database.sql.array(priorities)}::int[]) as b(id, priority)
+          join posts p on p.id = b.id))`;
     }
   }
   return ids;

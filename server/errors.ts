@@ -8,6 +8,7 @@ import { isDatabaseUnavailable } from './db/unavailable.ts';
 export const ERRORS = {
   VALIDATION_FAILED: { status: 400, trpc: 'BAD_REQUEST', message: 'The request is not valid.' },
   MALFORMED_JSON: { status: 400, trpc: 'PARSE_ERROR', message: 'The request body is not valid JSON.' },
+  MALFORMED_REQUEST: { status: 400, trpc: 'BAD_REQUEST', message: 'The request is not valid HTTP.' },
   UNAUTHORIZED: { status: 401, trpc: 'UNAUTHORIZED', message: 'A valid token is required.' },
   INVALID_CREDENTIALS: {
     status: 401,
@@ -38,6 +39,11 @@ export const ERRORS = {
     trpc: 'CONFLICT',
     message: 'You already have the most posts allowed waiting to be published (MAX_SCHEDULED_POSTS).',
   },
+  REQUEST_TIMEOUT: {
+    status: 408,
+    trpc: 'TIMEOUT',
+    message: 'The request did not arrive in time (nothing received for 30 seconds).',
+  },
   PAYLOAD_TOO_LARGE: { status: 413, trpc: 'PAYLOAD_TOO_LARGE', message: 'The request body is too large.' },
   UNSUPPORTED_MEDIA_TYPE: {
     status: 415,
@@ -48,6 +54,11 @@ export const ERRORS = {
     status: 429,
     trpc: 'TOO_MANY_REQUESTS',
     message: 'Too many requests or login attempts; try again after Retry-After seconds.',
+  },
+  HEADERS_TOO_LARGE: {
+    status: 431,
+    trpc: 'BAD_REQUEST',
+    message: 'The request headers are too large.',
   },
   INTERNAL: { status: 500, trpc: 'INTERNAL_SERVER_ERROR', message: 'Something went wrong on our side.' },
   SERVICE_UNAVAILABLE: {

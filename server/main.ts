@@ -1,4 +1,3 @@
-import type { Server } from 'node:http';
 import { tokenCipherFromEnv } from './crypto/token-cipher.ts';
 import { FakeGraph } from './graph/fake-graph.ts';
 import { createGraphClient } from './graph/graph-client.ts';
@@ -8,6 +7,7 @@ import { migrateDatabase } from './db/migrate.ts';
 import { resolveDatabaseUrl } from './db/resolve.ts';
 import { ConfigError, parseEnv, type Env } from './env.ts';
 import { createApp } from './http/app.ts';
+import { createHttpServer, listen } from './http/server.ts';
 import { createLogger, describeError } from './logger.ts';
 import { buildOpenApiDocument } from './openapi.ts';
 
@@ -97,9 +97,8 @@ async function main(): Promise<void> {
       cipher,
       openApiDocument: buildOpenApiDocument(),
     });
-    const server: Server = await new Promise((resolve, reject) => {
-      const s = app.listen(env.PORT, env.HOST, (error?: Error) => (error ? reject(error) : resolve(s)));
-    });
+    const server = createHttpServer(app);
+    await listen(server, env.PORT, env.HOST);
     const address = server.address();
     const port = typeof address === 'object' && address ? address.port : env.PORT;
     logger.info({ host: env.HOST, port, role: env.ROLE }, `listening on http://${env.HOST}:${port}`);

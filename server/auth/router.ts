@@ -14,10 +14,14 @@ const TAGS = ['auth'];
  */
 const throttledLogin = publicProcedure.input(ZCredentials).use(async ({ ctx, input, next }) => {
   const attempt = await ctx.loginThrottle.attempt(usernameKey(input.username), ctx.ip);
-  const result = await next();
-  if (result.ok) await attempt.succeeded();
-  else ctx.logger.info({ ip: ctx.ip, requestId: ctx.requestId }, 'failed login');
-  return result;
+  try {
+    const result = await next();
+    if (result.ok) await attempt.succeeded();
+    else ctx.logger.info({ ip: ctx.ip, requestId: ctx.requestId }, 'failed login');
+    return result;
+  } finally {
+    attempt.finished();
+  }
 });
 
 /** The same login under two routes: the first app's `/api-token-auth/` and seed 002's `/login`. */

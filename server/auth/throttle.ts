@@ -26,6 +26,8 @@ const DEFAULT_THROTTLE: ThrottlePolicy = { perUser: 5, perIp: 30, windowSeconds:
 interface LoginAttempt {
   /** The password was right: forget this username's attempts and refund the address's. */
   succeeded(): Promise<void>;
+  /** The attempt is over, whatever its outcome (see inFlight below). */
+  finished(): void;
 }
 
 export interface LoginThrottle {
@@ -54,12 +56,32 @@ export function createLoginThrottle(db: Db, policy: ThrottlePolicy = DEFAULT_THR
   const perIp = new RateLimiterDrizzle({ ...common, keyPrefix: 'login:ip', points: policy.perIp });
   const message = (retryAfter: number) =>
     `Too many login attempts; try again in ${Math.ceil(retryAfter / 60)} minute(s).`;
+  /**
+   * Attempts per username this process is still working on. No more than
+   * `perUser` of them can pass the database's count, so the rest of a flood
+   * is refused here at once instead of queueing its upserts (all on one row)
+   * in front of everyone else's logins.
+   */
+  const inFlight = new Map<string, number>();
   return {
     async attempt(username, ip) {
+      const running = inFlight.get(username) ?? 0;
+      if (running >= policy.perUser) {
+        throw new AppError('TOO_MANY_REQUESTS', message(policy.windowSeconds), {
+          retryAfter: policy.windowSeconds,
+        });
+      }
+      inFlight.set(username, running + 1);
+      const finished = () => {
+        const left = (inFlight.get(username) ?? 1) - 1;
+        if (left > 0) inFlight.set(username, left);
+        else inFlight.delete(username);
+      };
       try {
         await perUser.consume(username);
         if (ip) await perIp.consume(ip);
       } catch (error) {
+        finished();
         rateLimitError(error, message);
       }
       return {
@@ -67,6 +89,7 @@ export function createLoginThrottle(db: Db, policy: ThrottlePolicy = DEFAULT_THR
           await perUser.delete(username);
           if (ip) await perIp.reward(ip, 1);
         },
+        finished,
       };
     },
   };

@@ -13,6 +13,7 @@ import { appRouter } from '../router.ts';
 import { createContextInner, tokenFromHeader } from '../trpc.ts';
 import { assignRequestId, requestIdOf } from './request-id.ts';
 import { createRestHandler } from './rest.ts';
+import { restRoutes } from './routes.ts';
 
 /** Largest JSON body accepted on either transport. */
 const MAX_BODY_BYTES = 100 * 1024;
@@ -149,12 +150,28 @@ export function createApp(deps: AppDeps): express.Express {
     }),
   );
 
+  const routes = restRoutes(appRouter);
   app.use(
     '/api/v1',
+    (req, _res, next) => {
+      // HEAD is GET without the body (Node leaves the body out of a HEAD response by itself).
+      if (req.method === 'HEAD' && routes.methodsFor(req.path).includes('GET')) req.method = 'GET';
+      next();
+    },
     express.json({ limit: MAX_BODY_BYTES }),
     createRestHandler({ router: appRouter, createContext, onInternalError: logInternal }),
   );
 
+  app.use('/api/v1', (req, res, next) => {
+    const allowed = routes.methodsFor(req.path);
+    if (allowed.length === 0) return next();
+    res.setHeader('Allow', [...allowed, ...(allowed.includes('GET') ? ['HEAD'] : [])].join(', '));
+    sendError(
+      req,
+      res,
+      new AppError('METHOD_NOT_ALLOWED', `${req.method} is not allowed here; use ${allowed.join(' or ')}.`),
+    );
+  });
   app.use((req, res) => {
     sendError(req, res, new AppError('NOT_FOUND'));
   });
@@ -170,6 +187,12 @@ export function createApp(deps: AppDeps): express.Express {
       );
     else if (type === 'encoding.unsupported' || type === 'charset.unsupported')
       appError = new AppError('UNSUPPORTED_MEDIA_TYPE');
+    // body-parser's other 400s: a compressed body that does not decode, a body cut short.
+    else if (!(error instanceof AppError) && (error as { status?: unknown }).status === 400)
+      appError = new AppError(
+        'MALFORMED_JSON',
+        'The request body could not be read; check its Content-Encoding.',
+      );
     else appError = toAppError(error);
     if (appError.code === 'INTERNAL') logInternal(appError, req);
     if (res.headersSent) return;

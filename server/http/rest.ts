@@ -1,11 +1,42 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AnyRouter } from '@trpc/server';
 import { createOpenApiNodeHttpHandler } from 'trpc-to-openapi';
-import { toAppError, type AppError } from '../errors.ts';
+import { AppError, toAppError } from '../errors.ts';
 import { proceduresMeta, type Context } from '../trpc.ts';
 import { requestIdOf } from './request-id.ts';
 
 type Next = (err?: unknown) => void;
+
+/** Query keys that would set an object's prototype instead of a field, and so slip past strict schemas. */
+const PROTOTYPE_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+/** Deeper JSON than any operation takes; the adapter re-serialises bodies recursively. */
+const MAX_DEPTH = 32;
+
+function tooDeep(value: unknown): boolean {
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop()!;
+    if (node === null || typeof node !== 'object') continue;
+    if (depth >= MAX_DEPTH) return true;
+    for (const child of Object.values(node)) stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
+/** What the REST adapter would mishandle: prototype keys in the query string, absurdly deep bodies. */
+function requestProblem(req: IncomingMessage & { body?: unknown }): AppError | undefined {
+  const query = new URL(req.url ?? '/', 'http://localhost').searchParams;
+  for (const key of query.keys()) {
+    if (PROTOTYPE_KEYS.has(key))
+      return new AppError('VALIDATION_FAILED', undefined, {
+        issues: [{ path: key, message: `${key} is not a field of this operation` }],
+      });
+  }
+  if (tooDeep(req.body))
+    return new AppError('VALIDATION_FAILED', `The body is nested more than ${MAX_DEPTH} levels deep.`);
+  return undefined;
+}
 
 /**
  * REST under /api/v1 through trpc-to-openapi. Its handler writes
@@ -44,6 +75,8 @@ export function createRestHandler(opts: {
   });
 
   return (req: IncomingMessage & { body?: unknown }, res: ServerResponse, next: Next) => {
+    const problem = requestProblem(req);
+    if (problem) return next(problem);
     // `curl -X POST .../logout` sends no body and no Content-Type; treat that as `{}`
     // rather than the adapter's 415.
     const hasBody =

@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { createTokenCipher, decodeKey } from '../../server/crypto/token-cipher.ts';
 import { parseEnv, type Env } from '../../server/env.ts';
 import { createApp } from '../../server/http/app.ts';
+import { createHttpServer, listen } from '../../server/http/server.ts';
 import type { Logger } from '../../server/logger.ts';
 import { buildOpenApiDocument } from '../../server/openapi.ts';
 import { createTestDatabase, type TestDatabase } from './db.ts';
@@ -32,15 +32,17 @@ export function captureLogger(): { logger: Logger; text: () => string } {
 }
 
 /** The real express app on a free port, over its own fresh database. */
-export async function startTestServer(envOverrides: Record<string, string> = {}): Promise<TestServer> {
+export async function startTestServer(
+  envOverrides: Record<string, string> = {},
+  opts: { idleTimeoutMs?: number } = {},
+): Promise<TestServer> {
   const database = await createTestDatabase();
   const env = parseEnv({ NODE_ENV: 'test', DATABASE_URL: database.url, LOG_LEVEL: 'debug', ...envOverrides });
   const { logger, text } = captureLogger();
   const cipher = createTokenCipher(env.ENCRYPTION_KEY ? decodeKey(env.ENCRYPTION_KEY)! : randomBytes(32));
   const app = createApp({ database, env, logger, cipher, openApiDocument: buildOpenApiDocument() });
-  const server: Server = await new Promise((resolve) => {
-    const s = app.listen(0, '127.0.0.1', () => resolve(s));
-  });
+  const server = createHttpServer(app, opts);
+  await listen(server, 0, '127.0.0.1');
   const { port } = server.address() as AddressInfo;
   return {
     baseUrl: `http://127.0.0.1:${port}`,

@@ -281,7 +281,7 @@ export interface components {
       /** Format: date-time */
       created_at: string;
     };
-    /** @description The body of every error response. `code` is stable and machine-readable; new codes may be added. Codes: `VALIDATION_FAILED`, `MALFORMED_JSON`, `UNAUTHORIZED`, `INVALID_CREDENTIALS`, `SIGNUP_DISABLED`, `NOT_FOUND`, `POST_NOT_FOUND`, `METHOD_NOT_ALLOWED`, `USERNAME_TAKEN`, `POST_NOT_EDITABLE`, `PUBLISH_LIMIT_REACHED`, `TOO_MANY_SCHEDULED_POSTS`, `PAYLOAD_TOO_LARGE`, `UNSUPPORTED_MEDIA_TYPE`, `TOO_MANY_REQUESTS`, `INTERNAL`, `SERVICE_UNAVAILABLE`. */
+    /** @description The body of every error response. `code` is stable and machine-readable; new codes may be added. Codes: `VALIDATION_FAILED`, `MALFORMED_JSON`, `MALFORMED_REQUEST`, `UNAUTHORIZED`, `INVALID_CREDENTIALS`, `SIGNUP_DISABLED`, `NOT_FOUND`, `POST_NOT_FOUND`, `METHOD_NOT_ALLOWED`, `USERNAME_TAKEN`, `POST_NOT_EDITABLE`, `PUBLISH_LIMIT_REACHED`, `TOO_MANY_SCHEDULED_POSTS`, `REQUEST_TIMEOUT`, `PAYLOAD_TOO_LARGE`, `UNSUPPORTED_MEDIA_TYPE`, `TOO_MANY_REQUESTS`, `HEADERS_TOO_LARGE`, `INTERNAL`, `SERVICE_UNAVAILABLE`. */
     Error: {
       /** @example VALIDATION_FAILED */
       code: string;
