@@ -173,8 +173,8 @@ async function apiSuite(adminUrl: string, template: string) {
       DATABASE_URL: url,
       PORT: String(ourPort),
       HOST: '127.0.0.1',
-      // Counted (its cost is part of what is measured) but never reached by the load.
-      API_RATE_LIMIT: '1000000',
+      // Like for like with the baseline, which has none; its cost is measured on its own below.
+      API_RATE_LIMIT: '0',
       MAX_SCHEDULED_POSTS: '10000000',
     },
     'listening on',
@@ -261,6 +261,7 @@ async function apiSuite(adminUrl: string, template: string) {
     }
   }
   results.api = { postsPresent: SIZE.seed, durationS: SIZE.duration, repeats: SIZE.repeats, rows };
+  results.api = { ...(results.api as object), rateLimit: await rateLimitCost(database, ourBase, url) };
   await ours.stop();
   baseline.kill('SIGTERM');
   await database.close();
@@ -515,6 +516,19 @@ function report(settings: Record<string, unknown>): string {
         `| ${x.op} | ${x.connections} | ${x.rest.rps.toFixed(0)} | ${x.rest.p50} / ${x.rest.p99} | ${x.trpc.rps.toFixed(0)} | ${x.trpc.p50} / ${x.trpc.p99} | ${x.baseline.rps.toFixed(0)} | ${x.baseline.p50} / ${x.baseline.p99} | **${x.restRatio.toFixed(2)}** | ${x.trpcRatio.toFixed(2)} |`,
       );
     lines.push('');
+    if (r.api.rateLimit) {
+      lines.push(
+        'The rows above run with `API_RATE_LIMIT=0`, like the baseline. What the limit costs (getPost over REST, a limit the load never reaches, medians of per-repeat ratios):',
+        '',
+        '| connections | users | limit off req/s | limit on req/s | on / off | errors |',
+        '|---|---|---|---|---|---|',
+        ...r.api.rateLimit.map(
+          (x: any) =>
+            `| ${x.connections} | ${x.users} | ${x.offRps.toFixed(0)} | ${x.onRps.toFixed(0)} | **${x.ratio.toFixed(2)}** | ${x.errors} |`,
+        ),
+        '',
+      );
+    }
   }
   if (r.precision) {
     const p = r.precision;
@@ -611,6 +625,77 @@ function report(settings: Record<string, unknown>): string {
     );
   }
   return lines.join('\n');
+}
+
+/**
+ * What API_RATE_LIMIT costs a request: getPost over REST with the limit off
+ * (the service above) and on (a second one with a limit the load never
+ * reaches), for one user on one connection and for 50 users on 50
+ * connections (each user its own counter row, as in real use).
+ */
+async function rateLimitCost(database: Database, offBase: string, url: string) {
+  const users: { token: string; ids: number[] }[] = [];
+  for (let i = 0; i < 50; i++) {
+    const user = await userWithToken(database.db);
+    const ids = await seedPosts(database, {
+      ownerId: user.id,
+      count: 20,
+      datePub: () => new Date('2030-01-01T00:00:00Z'),
+      accounts: 20,
+      captionPrefix: 'limit ',
+      jobs: false,
+    });
+    users.push({ token: user.token, ids });
+  }
+  const onPort = await freePort();
+  const on = await startService(
+    { ROLE: 'api', DATABASE_URL: url, PORT: String(onPort), HOST: '127.0.0.1', API_RATE_LIMIT: '1000000' },
+    'listening on',
+  );
+  const load = (base: string, connections: number, spread: number): autocannon.Options => ({
+    url: base,
+    connections,
+    requests: [
+      {
+        setupRequest: (r) => {
+          const user = users[Math.floor(Math.random() * spread)]!;
+          return {
+            ...r,
+            path: `/api/v1/posts/${user.ids[Math.floor(Math.random() * user.ids.length)]}`,
+            headers: { authorization: `Bearer ${user.token}` },
+          };
+        },
+      },
+    ],
+  });
+  // The second service starts cold: warm its JIT as the first one was warmed by the suite above.
+  await loadOnce({ ...load(`http://127.0.0.1:${onPort}`, 50, 50), duration: 3 });
+  const rows = [];
+  for (const [connections, spread] of [
+    [1, 1],
+    [50, 50],
+  ] as const) {
+    const off: LoadFigures[] = [];
+    const onFigures: LoadFigures[] = [];
+    for (let r = 0; r < SIZE.repeats; r++) {
+      off.push(await loadOnce(load(offBase, connections, spread)));
+      onFigures.push(await loadOnce(load(`http://127.0.0.1:${onPort}`, connections, spread)));
+    }
+    const row = {
+      connections,
+      users: spread,
+      offRps: median(off.map((f) => f.rps)),
+      onRps: median(onFigures.map((f) => f.rps)),
+      ratio: median(off.map((f, i) => onFigures[i]!.rps / f.rps)),
+      errors: onFigures.reduce((n, f) => n + f.errors, 0),
+    };
+    rows.push(row);
+    log(
+      `getPost with API_RATE_LIMIT, c=${connections}, ${spread} user(s): ${row.onRps.toFixed(0)} req/s vs ${row.offRps.toFixed(0)} off → ${row.ratio.toFixed(2)}`,
+    );
+  }
+  await on.stop();
+  return rows;
 }
 
 // ---- fairness and login ------------------------------------------------------------------

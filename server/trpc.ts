@@ -15,6 +15,7 @@ import type { Db } from './db/client.ts';
 import type { Env } from './env.ts';
 import { AppError, ERRORS, toAppError, type ErrorCode } from './errors.ts';
 import type { Logger } from './logger.ts';
+import type { WaitingCounts } from './posts/publish-limit.ts';
 
 /** Everything a procedure may use; built without an HTTP request so tests can call procedures directly. */
 export interface Context {
@@ -23,6 +24,8 @@ export interface Context {
   logger: Logger;
   /** Counts login attempts per username and address (shared by all processes). */
   loginThrottle: LoginThrottle;
+  /** This process's recent counts of each user's waiting posts (MAX_SCHEDULED_POSTS). */
+  waitingCounts: WaitingCounts;
   /** API_RATE_LIMIT per user, or null when it is off. */
   apiRateLimit: ApiRateLimit | null;
   /** Sets a response header (RateLimit-*); a no-op without an HTTP response. */
@@ -39,7 +42,12 @@ export interface Context {
 
 export function createContextInner(
   opts: Pick<Context, 'db' | 'env' | 'logger' | 'cipher'> &
-    Partial<Pick<Context, 'token' | 'ip' | 'loginThrottle' | 'requestId' | 'apiRateLimit' | 'setHeader'>>,
+    Partial<
+      Pick<
+        Context,
+        'token' | 'ip' | 'loginThrottle' | 'requestId' | 'apiRateLimit' | 'setHeader' | 'waitingCounts'
+      >
+    >,
 ): Context {
   return {
     ...opts,
@@ -49,6 +57,7 @@ export function createContextInner(
     loginThrottle: opts.loginThrottle ?? createLoginThrottle(opts.db),
     apiRateLimit: opts.apiRateLimit ?? null,
     setHeader: opts.setHeader ?? (() => {}),
+    waitingCounts: opts.waitingCounts ?? (new Map() as WaitingCounts),
   };
 }
 

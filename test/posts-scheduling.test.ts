@@ -11,7 +11,12 @@ import { userWithToken } from './helpers/users.ts';
 
 const LIMIT = 3;
 const t = useTestServer({ env: { PUBLISH_LIMIT_PER_24H: String(LIMIT) } });
-const deps = { cipher: createTokenCipher(randomBytes(32)), publishLimit: 1000, maxScheduled: 10_000 };
+const deps = {
+  cipher: createTokenCipher(randomBytes(32)),
+  publishLimit: 1000,
+  maxScheduled: 10_000,
+  waitingCounts: new Map(),
+};
 
 async function jobsFor(postId: number) {
   // drizzle's driver leaves timestamps as strings on this connection.

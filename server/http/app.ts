@@ -9,6 +9,7 @@ import type { Env } from '../env.ts';
 import { AppError, toAppError } from '../errors.ts';
 import { describeError, type Logger } from '../logger.ts';
 import { createApiRateLimit, createLoginThrottle } from '../auth/throttle.ts';
+import type { WaitingCounts } from '../posts/publish-limit.ts';
 import { appRouter } from '../router.ts';
 import { createContextInner, tokenFromHeader } from '../trpc.ts';
 import { assignRequestId, requestIdOf } from './request-id.ts';
@@ -74,9 +75,11 @@ export function createApp(deps: AppDeps): express.Express {
   const counters = deps.counters ?? database.db;
   const loginThrottle = createLoginThrottle(counters);
   const apiRateLimit = env.API_RATE_LIMIT > 0 ? createApiRateLimit(counters, env.API_RATE_LIMIT) : null;
+  const waitingCounts: WaitingCounts = new Map();
   const createContext = (req: IncomingMessage, res: ServerResponse) => {
     return createContextInner({
       apiRateLimit,
+      waitingCounts,
       setHeader: (name, value) => {
         if (!res.headersSent) res.setHeader(name, value);
       },

@@ -24,7 +24,11 @@ export async function schedulePublishJob(
     runAt: Date;
     /** An event INSERT to run in the same statement (one round trip instead of two). */
     event?: SQL | undefined;
-    /** graphile-worker priority: lower runs first among due jobs; default 0 (see queuePlace). */
+    /**
+     * graphile-worker priority (lower runs first among due jobs). By default
+     * the post's place in its owner's queue, computed in the same statement
+     * (see FAIR_PRIORITY); a job re-added by its own run keeps what it had.
+     */
     priority?: number | undefined;
   },
 ): Promise<void> {
@@ -39,12 +43,30 @@ export async function schedulePublishJob(
         run_at := ${runAt.toISOString()}::timestamptz,
         job_key := ${publishJobKey(postId)},
         job_key_mode := 'replace',
-        priority := ${opts.priority ?? 0}::int,
+        priority := ${opts.priority === undefined ? fairPriority(postId) : sql`${opts.priority}::int`},
         max_attempts := 25
       )).id::text as id`);
     if (rows[0]?.id) return;
     if (attempt >= 5) throw new Error(`add_job returned no job for post ${postId} after ${attempt} attempts`);
   }
+}
+
+/** Job priorities past this are all alike: a backlog this deep is already last in line. */
+const MAX_PRIORITY = 1000;
+
+/**
+ * How many of the owner's waiting posts are due at or before this one
+ * (capped). graphile-worker runs lower numbers first among due jobs, so when
+ * the workers are busy, one user's burst of thousands of due posts takes
+ * turns with other users' posts instead of going ahead of them all. An
+ * index range scan of at most MAX_PRIORITY entries (posts_owner_scheduled_idx).
+ */
+function fairPriority(postId: number): SQL {
+  return sql`(select count(*)::int from (
+      select 1 from posts o, posts p
+      where p.id = ${postId} and o.owner_id = p.owner_id and o.status = 'scheduled'
+        and o.date_pub <= p.date_pub and o.id <> p.id
+      limit ${MAX_PRIORITY}) earlier)`;
 }
 
 /** Removes the post's job in the caller's transaction (a no-op when there is none). */

@@ -25,6 +25,7 @@ const deps = (ctx: AuthedContext): PostDeps => ({
   cipher: ctx.cipher,
   publishLimit: ctx.env.PUBLISH_LIMIT_PER_24H,
   maxScheduled: ctx.env.MAX_SCHEDULED_POSTS,
+  waitingCounts: ctx.waitingCounts,
 });
 
 export const postsRouter = router({

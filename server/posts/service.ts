@@ -10,7 +10,7 @@ import { formatInstant, formatInstantOrNull } from '../lib/time.ts';
 import { appendEvent, eventInsert } from './events.ts';
 import { mergeEdit } from './merge.ts';
 import { toPostErrorOutput } from './post-error.ts';
-import { assertWithinPublishLimit, queuePlace } from './publish-limit.ts';
+import { assertBelowScheduledCap, assertWithinPublishLimit, type WaitingCounts } from './publish-limit.ts';
 import { crossFieldIssues } from './rules.ts';
 import type {
   CreatePostInput,
@@ -29,6 +29,8 @@ export interface PostDeps {
   publishLimit: number;
   /** MAX_SCHEDULED_POSTS */
   maxScheduled: number;
+  /** This process's recent counts of each user's waiting posts. */
+  waitingCounts: WaitingCounts;
   now?: Date;
 }
 
@@ -104,7 +106,7 @@ export async function createPost(
 ): Promise<PostOutput> {
   const now = deps.now ?? new Date();
   const datePub = resolveDatePub(input.date_pub, now);
-  const { priority } = await queuePlace(tx, { ownerId, max: deps.maxScheduled, datePub });
+  await assertBelowScheduledCap(tx, { ownerId, max: deps.maxScheduled, counts: deps.waitingCounts });
   await assertWithinPublishLimit(tx, { igUserId: input.user_id, at: datePub, limit: deps.publishLimit });
   const sealed = deps.cipher.seal(input.token);
   // Plain SQL on this hot path: drizzle's builders cost more CPU than the statements (bench/REPORT.md).
@@ -120,7 +122,6 @@ export async function createPost(
   await schedulePublishJob(tx, {
     postId: post.id,
     runAt: datePub,
-    priority,
     event: eventInsert(post.id, {
       type: 'created',
       message: `Scheduled for ${formatInstant(datePub)}.`,
@@ -240,13 +241,14 @@ export async function updatePost(
   // A failed post whose time has passed goes out as soon as possible.
   if (wasFailed && datePub.getTime() < now.getTime()) datePub = wholeSecond(now);
   const moved = datePub.getTime() !== current.datePub.getTime();
-  // Its place in the owner's queue (a failed post joins it again, and may meet the cap).
-  const { priority } = await queuePlace(tx, {
-    ownerId,
-    max: wasFailed ? deps.maxScheduled : Number.MAX_SAFE_INTEGER,
-    datePub,
-    excludePostId: current.id,
-  });
+  // A failed post joins the waiting posts again.
+  if (wasFailed)
+    await assertBelowScheduledCap(tx, {
+      ownerId,
+      max: deps.maxScheduled,
+      counts: deps.waitingCounts,
+      excludePostId: current.id,
+    });
   if (moved || wasFailed || content.user_id !== current.igUserId) {
     await assertWithinPublishLimit(tx, {
       igUserId: content.user_id,
@@ -291,7 +293,6 @@ export async function updatePost(
   await schedulePublishJob(tx, {
     postId: current.id,
     runAt: datePub,
-    priority,
     event:
       moved || wasFailed
         ? eventInsert(current.id, {

@@ -1,13 +1,7 @@
 import { EventEmitter } from 'node:events';
 import pg from 'pg';
 import { sql } from 'drizzle-orm';
-import {
-  Logger as WorkerLogger,
-  run,
-  type Runner,
-  type RunnerOptions,
-  type WorkerEvents,
-} from 'graphile-worker';
+import { Logger as WorkerLogger, run, type Runner, type WorkerEvents } from 'graphile-worker';
 // Not re-exported by the package's index; the module is part of its published dist.
 import { RETRYABLE_ERROR_CODES } from 'graphile-worker/dist/lib.js';
 import { deleteExpiredSessions } from '../auth/sessions.ts';
@@ -126,7 +120,8 @@ export async function startPublishWorker(opts: WorkerOptions): Promise<PublishWo
   pgPool.on('connect', (client) => {
     client.on('error', (error) => logger.warn(describeError(error), 'worker connection lost'));
   });
-  const runnerOptions: RunnerOptions = {
+  let stopping = false;
+  const runner: Runner = await run({
     pgPool,
     concurrency: opts.concurrency,
     pollInterval: opts.pollIntervalMs ?? 500,
@@ -155,10 +150,7 @@ export async function startPublishWorker(opts: WorkerOptions): Promise<PublishWo
         logger.info({ sessions, counters }, 'deleted expired sessions and rate-limit counters');
       },
     },
-  };
-
-  let stopping = false;
-  const runner: Runner = await run(runnerOptions);
+  });
   // A pool that stops on its own (not through stop()) publishes nothing more. Database
   // outages do not get here (see RETRYABLE_ERROR_CODES above).
   const died = (error?: unknown) => {

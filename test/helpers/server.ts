@@ -34,9 +34,13 @@ export function captureLogger(): { logger: Logger; text: () => string } {
 /** The real express app on a free port, over its own fresh database. */
 export async function startTestServer(
   envOverrides: Record<string, string> = {},
-  opts: { idleTimeoutMs?: number } = {},
+  opts: {
+    idleTimeoutMs?: number;
+    /** Serve another server's database (a second API process); it is not dropped at close. */
+    databaseOf?: TestServer;
+  } = {},
 ): Promise<TestServer> {
-  const database = await createTestDatabase();
+  const database = opts.databaseOf?.database ?? (await createTestDatabase());
   const env = parseEnv({ NODE_ENV: 'test', DATABASE_URL: database.url, LOG_LEVEL: 'debug', ...envOverrides });
   const { logger, text } = captureLogger();
   const cipher = createTokenCipher(env.ENCRYPTION_KEY ? decodeKey(env.ENCRYPTION_KEY)! : randomBytes(32));
@@ -52,7 +56,7 @@ export async function startTestServer(
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      await database.drop();
+      if (!opts.databaseOf) await database.drop();
     },
   };
 }
