@@ -63,6 +63,15 @@ describe('slow and silent clients', () => {
     expect(closedAfterMs).toBeLessThan(3_000);
   });
 
+  it('answers 408 in our JSON shape when headers keep trickling in past the limit', async () => {
+    const { text } = await raw(quick.baseUrl, [
+      { data: 'GET /api/v1/user HTTP/1.1\r\nHost: x\r\n' },
+      ...Array.from({ length: 8 }, (_, i) => ({ data: `X-Slow-${i}: y\r\n`, delayMs: 300 })),
+    ]);
+    expect(text).toMatch(/^HTTP\/1.1 408 /);
+    expect(bodyOf(text)).toMatchObject({ code: 'REQUEST_TIMEOUT', request_id: expect.any(String) });
+  });
+
   it('cuts a body that stops arriving', async () => {
     const { closedAfterMs, text } = await raw(quick.baseUrl, [
       {

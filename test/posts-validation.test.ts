@@ -187,6 +187,15 @@ describe('malformed input that once made a 500', () => {
     }
   });
 
+  it('stores a NUL byte in url percent-encoded, as the URL parser reads it, not as a 500', async () => {
+    const res = await t.api('POST', '/posts', {
+      body: photo({ url: 'https://cdn.example.com/a\u0000b.jpg' }),
+      token: t.token,
+    });
+    expect(res.status).toBe(201);
+    expect(res.body.url).toBe('https://cdn.example.com/a%00b.jpg');
+  });
+
   it('answers 400 for a date_pub at the end of year 9999', async () => {
     const res = await t.api('POST', '/posts', {
       body: photo({ date_pub: '9999-12-31T23:59:59Z' }),
