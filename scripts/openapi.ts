@@ -11,28 +11,32 @@ import { fileURLToPath } from 'node:url';
 import SwaggerParser from '@apidevtools/swagger-parser';
 import openapiTS, { astToString, type OpenAPI3 } from 'openapi-typescript';
 import { format } from 'prettier';
-import { ERRORS, type ErrorCode } from '../server/errors.ts';
+import { errorDictionary } from '../server/errors.ts';
 import { buildOpenApiDocument } from '../server/openapi.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const DOC_FILE = path.join(root, 'openapi/openapi.json');
 const TYPES_FILE = path.join(root, 'sdk/src/generated/rest.ts');
-const API_DOC_FILE = path.join(root, 'docs/api.md');
+/** Pages with the error dictionary between `errors` markers. */
+const ERROR_TABLE_FILES = [path.join(root, 'docs/api.md'), path.join(root, 'README.md')];
 
-/** docs/api.md with the table between its `errors` markers made from ERRORS. */
-async function renderApiDoc(current: string): Promise<string> {
-  const rows = (Object.keys(ERRORS) as ErrorCode[]).map(
-    (code) => `| \`${code}\` | ${ERRORS[code].status} | ${ERRORS[code].message} |`,
+/** The page with the table between its `errors` markers made from the error dictionary. */
+async function renderErrorTable(file: string, current: string): Promise<string> {
+  const rows = errorDictionary().map(
+    (e) => `| \`${e.code}\` | ${e.number} | ${e.status ?? 'post failure'} | ${e.message} |`,
   );
-  const table = ['| code | status | default message |', '| --- | --- | --- |', ...rows].join('\n');
+  const table = ['| code | number | status | default message |', '| --- | --- | --- | --- |', ...rows].join(
+    '\n',
+  );
   const updated = current.replace(
     /<!-- errors:start -->[\s\S]*<!-- errors:end -->/,
     `<!-- errors:start -->\n\n${table}\n\n<!-- errors:end -->`,
   );
-  return format(updated, { parser: 'markdown', filepath: API_DOC_FILE });
+  return format(updated, { parser: 'markdown', filepath: file });
 }
 
-async function render(): Promise<{ doc: string; types: string; apiDoc: string }> {
+/** Every generated file with its content. */
+async function render(): Promise<[string, string][]> {
   const document = buildOpenApiDocument();
   const doc = `${JSON.stringify(document, null, 2)}\n`;
   const ast = await openapiTS(JSON.parse(doc) as OpenAPI3);
@@ -42,7 +46,10 @@ async function render(): Promise<{ doc: string; types: string; apiDoc: string }>
     singleQuote: true,
     printWidth: 110,
   });
-  return { doc, types, apiDoc: await renderApiDoc(read(API_DOC_FILE)) };
+  const pages = await Promise.all(
+    ERROR_TABLE_FILES.map(async (f): Promise<[string, string]> => [f, await renderErrorTable(f, read(f))]),
+  );
+  return [[DOC_FILE, doc], [TYPES_FILE, types], ...pages];
 }
 
 function read(file: string): string {
@@ -55,24 +62,17 @@ function read(file: string): string {
 
 async function main(): Promise<number> {
   const check = process.argv.includes('--check');
-  const { doc, types, apiDoc } = await render();
+  const files = await render();
+  const doc = files[0]![1];
 
   // Structural validation against the OpenAPI 3.1 schema.
   await SwaggerParser.validate(JSON.parse(doc) as Parameters<typeof SwaggerParser.validate>[0]);
 
   if (!check) {
-    writeFileSync(DOC_FILE, doc);
-    writeFileSync(TYPES_FILE, types);
-    writeFileSync(API_DOC_FILE, apiDoc);
-    process.stdout.write(
-      `wrote ${[DOC_FILE, TYPES_FILE, API_DOC_FILE].map((f) => path.relative(root, f)).join(', ')}\n`,
-    );
+    for (const [file, content] of files) writeFileSync(file, content);
+    process.stdout.write(`wrote ${files.map(([f]) => path.relative(root, f)).join(', ')}\n`);
   } else {
-    const stale = [
-      [DOC_FILE, doc],
-      [TYPES_FILE, types],
-      [API_DOC_FILE, apiDoc],
-    ].filter(([file, content]) => read(file!) !== content);
+    const stale = files.filter(([file, content]) => read(file) !== content);
     if (stale.length > 0) {
       process.stderr.write(
         `Stale: ${stale.map(([f]) => path.relative(root, f!)).join(', ')}. Run \`npm run openapi\` and commit.\n`,

@@ -1,73 +1,160 @@
 import type { TRPC_ERROR_CODE_KEY } from '@trpc/server';
 import { isDatabaseUnavailable } from './db/unavailable.ts';
+import { POST_FAILURES, type PostFailureCode } from './graph/errors.ts';
 
 /**
  * The one table of error codes. Both transports derive the HTTP status, the
  * tRPC code and the default message from it, so they cannot drift apart.
  */
 export const ERRORS = {
-  VALIDATION_FAILED: { status: 400, trpc: 'BAD_REQUEST', message: 'The request is not valid.' },
-  MALFORMED_JSON: { status: 400, trpc: 'PARSE_ERROR', message: 'The request body is not valid JSON.' },
-  MALFORMED_REQUEST: { status: 400, trpc: 'BAD_REQUEST', message: 'The request is not valid HTTP.' },
-  UNAUTHORIZED: { status: 401, trpc: 'UNAUTHORIZED', message: 'A valid token is required.' },
+  VALIDATION_FAILED: { number: 8000, status: 400, trpc: 'BAD_REQUEST', message: 'The request is not valid.' },
+  MALFORMED_JSON: {
+    number: 8010,
+    status: 400,
+    trpc: 'PARSE_ERROR',
+    message: 'The request body is not valid JSON.',
+  },
+  MALFORMED_REQUEST: {
+    number: 8020,
+    status: 400,
+    trpc: 'BAD_REQUEST',
+    message: 'The request is not valid HTTP.',
+  },
+  UNAUTHORIZED: { number: 401, status: 401, trpc: 'UNAUTHORIZED', message: 'A valid token is required.' },
   INVALID_CREDENTIALS: {
+    number: 401,
     status: 401,
     trpc: 'UNAUTHORIZED',
     message: 'Incorrect username or password.',
   },
-  SIGNUP_DISABLED: { status: 403, trpc: 'FORBIDDEN', message: 'Sign-up is disabled on this server.' },
-  NOT_FOUND: { status: 404, trpc: 'NOT_FOUND', message: 'No such route.' },
-  POST_NOT_FOUND: { status: 404, trpc: 'NOT_FOUND', message: 'No such post.' },
+  SIGNUP_DISABLED: {
+    number: 3040,
+    status: 403,
+    trpc: 'FORBIDDEN',
+    message: 'Sign-up is disabled on this server.',
+  },
+  NOT_FOUND: { number: 8040, status: 404, trpc: 'NOT_FOUND', message: 'No such route.' },
+  POST_NOT_FOUND: { number: 5010, status: 404, trpc: 'NOT_FOUND', message: 'No such post.' },
   METHOD_NOT_ALLOWED: {
+    number: 8050,
     status: 405,
     trpc: 'METHOD_NOT_SUPPORTED',
     message: 'That method is not allowed here.',
   },
-  USERNAME_TAKEN: { status: 409, trpc: 'CONFLICT', message: 'That username is taken.' },
+  USERNAME_TAKEN: { number: 3020, status: 409, trpc: 'CONFLICT', message: 'That username is taken.' },
   POST_NOT_EDITABLE: {
+    number: 5020,
     status: 409,
     trpc: 'CONFLICT',
     message: 'The post is being published or has been published and can no longer change.',
   },
   PUBLISH_LIMIT_REACHED: {
+    number: 5030,
     status: 409,
     trpc: 'CONFLICT',
     message: 'This Instagram account already has the most posts allowed in a 24-hour window.',
   },
   TOO_MANY_SCHEDULED_POSTS: {
+    number: 5040,
     status: 409,
     trpc: 'CONFLICT',
     message: 'You already have the most posts allowed waiting to be published (MAX_SCHEDULED_POSTS).',
   },
   REQUEST_TIMEOUT: {
+    number: 8080,
     status: 408,
     trpc: 'TIMEOUT',
     message: 'The request did not arrive in time (nothing received for 30 seconds).',
   },
-  PAYLOAD_TOO_LARGE: { status: 413, trpc: 'PAYLOAD_TOO_LARGE', message: 'The request body is too large.' },
+  PAYLOAD_TOO_LARGE: {
+    number: 8130,
+    status: 413,
+    trpc: 'PAYLOAD_TOO_LARGE',
+    message: 'The request body is too large.',
+  },
   UNSUPPORTED_MEDIA_TYPE: {
+    number: 8150,
     status: 415,
     trpc: 'UNSUPPORTED_MEDIA_TYPE',
     message: 'Send JSON with Content-Type: application/json.',
   },
   TOO_MANY_REQUESTS: {
+    number: 8290,
     status: 429,
     trpc: 'TOO_MANY_REQUESTS',
     message: 'Too many requests or login attempts; try again after Retry-After seconds.',
   },
   HEADERS_TOO_LARGE: {
+    number: 8310,
     status: 431,
     trpc: 'BAD_REQUEST',
     message: 'The request headers are too large.',
   },
-  INTERNAL: { status: 500, trpc: 'INTERNAL_SERVER_ERROR', message: 'Something went wrong on our side.' },
+  GRAPH_REQUEST_FAILED: {
+    number: 1010,
+    status: 502,
+    trpc: 'BAD_GATEWAY',
+    message: 'The request to Instagram failed; try again shortly.',
+  },
+  INSTAGRAM_LOGIN_FAILED: {
+    number: 1020,
+    status: 400,
+    trpc: 'BAD_REQUEST',
+    message: 'Instagram login failed: Meta did not accept the token.',
+  },
+  INSTAGRAM_SUSPECTED: {
+    number: 1050,
+    status: 409,
+    trpc: 'CONFLICT',
+    message: 'The Instagram account is suspected: connect it again with a new token.',
+  },
+  INSTAGRAM_NOT_FOUND: {
+    number: 2010,
+    status: 404,
+    trpc: 'NOT_FOUND',
+    message: 'No such Instagram account.',
+  },
+  INSTAGRAM_IN_USE: {
+    number: 2100,
+    status: 409,
+    trpc: 'CONFLICT',
+    message: 'Posts of this Instagram account are waiting to be published; delete or move them first.',
+  },
+  PASSWORD_NOT_ACCEPTED: {
+    number: 2110,
+    status: 400,
+    trpc: 'BAD_REQUEST',
+    message: 'Instagram passwords are never accepted; connect with a token or `/instagrams/connect`.',
+  },
+  OAUTH_NOT_CONFIGURED: {
+    number: 2120,
+    status: 503,
+    trpc: 'SERVICE_UNAVAILABLE',
+    message: 'Connecting through Meta is not configured on this server (no app id for this login type).',
+  },
+  OAUTH_STATE_INVALID: {
+    number: 2130,
+    status: 400,
+    trpc: 'BAD_REQUEST',
+    message: 'This sign-in link is unknown, used or expired; start connecting again from the app.',
+  },
+  INTERNAL: {
+    number: 9999,
+    status: 500,
+    trpc: 'INTERNAL_SERVER_ERROR',
+    message: 'Something went wrong on our side.',
+  },
   SERVICE_UNAVAILABLE: {
+    number: 8503,
     status: 503,
     trpc: 'SERVICE_UNAVAILABLE',
     message:
       'The service cannot answer right now (its database is unreachable or it is overloaded); try again shortly.',
   },
-} as const satisfies Record<string, { status: number; trpc: TRPC_ERROR_CODE_KEY; message: string }>;
+} as const satisfies Record<
+  string,
+  { number: number; status: number; trpc: TRPC_ERROR_CODE_KEY; message: string }
+>;
 
 export type ErrorCode = keyof typeof ERRORS;
 
@@ -80,6 +167,8 @@ export interface FieldIssue {
 /** The body of every REST error response (tRPC carries the same fields in `error.data`). */
 export interface ErrorBody {
   code: ErrorCode;
+  /** Seed 002's numbered form of `code`; numbers never change once released. */
+  number: number;
   message: string;
   issues?: FieldIssue[];
   /** The request's id, also sent as X-Request-Id: what a user quotes when reporting the error. */
@@ -112,6 +201,7 @@ export class AppError extends Error {
   toBody(requestId: string): ErrorBody {
     return {
       code: this.code,
+      number: ERRORS[this.code].number,
       message: this.message,
       ...(this.issues ? { issues: this.issues } : {}),
       request_id: requestId,
@@ -176,4 +266,26 @@ export function toAppError(error: unknown): AppError {
   if (isDatabaseUnavailable(error))
     return new AppError('SERVICE_UNAVAILABLE', undefined, { cause: error, retryAfter: 5 });
   return new AppError('INTERNAL', undefined, { cause: error });
+}
+
+/** Every numbered code: HTTP errors (with their status) and post failures (status null). */
+export function errorDictionary(): {
+  code: string;
+  number: number;
+  status: number | null;
+  message: string;
+}[] {
+  const http = (Object.keys(ERRORS) as ErrorCode[]).map((code) => ({
+    code,
+    number: ERRORS[code].number,
+    status: ERRORS[code].status as number | null,
+    message: ERRORS[code].message as string,
+  }));
+  const failures = (Object.keys(POST_FAILURES) as PostFailureCode[]).map((code) => ({
+    code,
+    number: POST_FAILURES[code].number,
+    status: null,
+    message: POST_FAILURES[code].message as string,
+  }));
+  return [...http, ...failures].sort((a, b) => a.number - b.number || a.code.localeCompare(b.code));
 }

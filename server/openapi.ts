@@ -46,9 +46,15 @@ const ERROR_SCHEMAS = {
       `Codes: ${Object.keys(ERRORS)
         .map((c) => `\`${c}\``)
         .join(', ')}.`,
-    required: ['code', 'message', 'request_id'],
+    required: ['code', 'number', 'message', 'request_id'],
     properties: {
       code: { type: 'string', example: 'VALIDATION_FAILED' },
+      number: {
+        type: 'integer',
+        example: 8000,
+        description:
+          'The numbered form of `code` (seed 002 style; `GET /errors` lists them all). Never renumbered.',
+      },
       message: { type: 'string', description: 'For people; may change.' },
       issues: {
         type: 'array',

@@ -1,10 +1,12 @@
 import { authRouter } from './auth/router.ts';
+import { errorsRouter } from './errors-router.ts';
 import { postsRouter } from './posts/router.ts';
 import { router } from './trpc.ts';
 
 export const appRouter = router({
   auth: authRouter,
   posts: postsRouter,
+  errors: errorsRouter,
 });
 
 export type AppRouter = typeof appRouter;

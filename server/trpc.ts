@@ -94,6 +94,8 @@ const t = initTRPC
           path: shape.data.path,
           /** The domain code, the same one REST clients see in `code`. */
           appCode: appError.code,
+          /** The code's number (seed 002's numbered errors), as in REST's `number`. */
+          appNumber: ERRORS[appError.code].number,
           issues: appError.issues,
           /** What to quote when reporting the error; also the X-Request-Id header. */
           request_id: ctx?.requestId,

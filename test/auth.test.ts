@@ -50,6 +50,7 @@ describe('logging in', () => {
     expect({ ...unknown.res.body, request_id: 'x' }).toEqual({ ...wrong.res.body, request_id: 'x' });
     expect(wrong.res.body).toEqual({
       code: 'INVALID_CREDENTIALS',
+      number: 401,
       message: 'Incorrect username or password.',
       request_id: expect.any(String),
     });

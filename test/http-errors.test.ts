@@ -25,6 +25,7 @@ describe('error bodies', () => {
       expect(res.headers.get('content-type')).toMatch(/^application\/json/);
       expect(res.body).toEqual({
         code: 'NOT_FOUND',
+        number: 8040,
         message: 'No such route.',
         request_id: expect.any(String),
       });
@@ -36,6 +37,7 @@ describe('error bodies', () => {
     expect(res.status).toBe(400);
     expect(res.body).toEqual({
       code: 'MALFORMED_JSON',
+      number: 8010,
       message: 'The request body is not valid JSON.',
       request_id: expect.any(String),
     });
@@ -102,6 +104,7 @@ describe('error bodies', () => {
       expect(res.status).toBe(500);
       expect(res.body).toEqual({
         code: 'INTERNAL',
+        number: 9999,
         message: 'Something went wrong on our side.',
         request_id: expect.any(String),
       });

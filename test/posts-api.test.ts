@@ -86,6 +86,7 @@ describe('reading posts', () => {
     expect(response.status).toBe(404);
     expect(error).toEqual({
       code: 'POST_NOT_FOUND',
+      number: 5010,
       message: 'No such post.',
       request_id: expect.any(String),
     });
@@ -205,6 +206,7 @@ describe('updating posts', () => {
     expect(response.status).toBe(400);
     expect(error).toEqual({
       code: 'VALIDATION_FAILED',
+      number: 8000,
       message: 'The request is not valid.',
       issues: [{ path: 'thumb_offset', message: 'thumb_offset is only for videos' }],
       request_id: response.headers.get('x-request-id'),

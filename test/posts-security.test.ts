@@ -79,6 +79,7 @@ describe('who may do what', () => {
         if (res.status === 404)
           expect(res.body).toEqual({
             code: 'POST_NOT_FOUND',
+            number: 5010,
             message: 'No such post.',
             request_id: expect.any(String),
           });

@@ -269,6 +269,7 @@ describe('failures', () => {
     const failed = await until(post.id, 'failed');
     expect(failed.error).toEqual({
       code: 'GRAPH_TOKEN_INVALID',
+      number: 1160,
       message: 'The access token is invalid or expired; send a new token.',
       graph_code: 190,
       graph_subcode: 463,

@@ -24,6 +24,32 @@ export type GraphErrorCode =
   | 'GRAPH_NETWORK'
   | 'GRAPH_UNKNOWN';
 
+/**
+ * Numbers for the reasons a post's publishing failed (`error.code` of a
+ * post), seed 002 style: Graph failures on posts are 11xx. Listed by
+ * `GET /errors` beside the HTTP error codes; never renumbered.
+ */
+export const POST_FAILURES = {
+  GRAPH_TEMPORARY: { number: 1110, message: 'Meta had temporary trouble; retried with backoff.' },
+  GRAPH_RATE_LIMITED: { number: 1120, message: 'Meta rate-limited the account or the app; retried later.' },
+  GRAPH_CONTAINER_NOT_READY: { number: 1130, message: 'Meta had not finished processing the media.' },
+  GRAPH_CONTAINER_EXPIRED: { number: 1140, message: 'The media container expired; a new one is made.' },
+  GRAPH_QUOTA_EXCEEDED: { number: 1150, message: "The account's daily publishing quota is used up." },
+  GRAPH_TOKEN_INVALID: { number: 1160, message: 'The access token is invalid or expired.' },
+  GRAPH_PERMISSION_MISSING: { number: 1170, message: 'The token lacks a permission publishing needs.' },
+  GRAPH_POLICY_BLOCK: {
+    number: 1180,
+    message: 'Instagram temporarily blocked the action for policy reasons.',
+  },
+  GRAPH_ACCOUNT_RESTRICTED: { number: 1190, message: 'The Instagram account is restricted.' },
+  GRAPH_MEDIA_REJECTED: { number: 1200, message: 'Meta refused the media, caption or parameters.' },
+  GRAPH_NETWORK: { number: 1210, message: 'Meta did not answer.' },
+  GRAPH_UNKNOWN: { number: 1220, message: 'Meta refused the request for a reason we do not know.' },
+  GRAPH_PROCESSING_TIMEOUT: { number: 1230, message: 'Meta did not finish processing the video in time.' },
+} as const satisfies Record<GraphErrorCode | 'GRAPH_PROCESSING_TIMEOUT', { number: number; message: string }>;
+
+export type PostFailureCode = keyof typeof POST_FAILURES;
+
 interface Rule {
   code: number | number[];
   subcode?: number | number[];

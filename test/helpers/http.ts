@@ -1,16 +1,26 @@
+import { ERRORS, type ErrorCode } from '../../server/errors.ts';
 import { recordOpenApiCheck, recordViolation } from './openapi.ts';
 
-/** Every error body carries the request's id, the same one as the X-Request-Id header. */
+/**
+ * Every error body carries the request's id, the same one as the
+ * X-Request-Id header, and the number of its code from the one table.
+ */
 export function checkRequestId(status: number, headers: Headers, body: unknown): void {
   if (status < 400 || !body || typeof body !== 'object') return;
   // REST: {request_id}; tRPC: {error: {data: {request_id}}}, one per call in a batch.
   const first = (Array.isArray(body) ? body[0] : body) as {
     request_id?: unknown;
-    error?: { data?: { request_id?: unknown } };
+    code?: string;
+    number?: unknown;
+    error?: { data?: { request_id?: unknown; appCode?: string; appNumber?: unknown } };
   };
   const id = first?.request_id ?? first?.error?.data?.request_id;
   if (!id || id !== headers.get('x-request-id'))
     recordViolation(`error ${status} without a matching request_id: ${JSON.stringify(body).slice(0, 200)}`);
+  const code = (first?.code ?? first?.error?.data?.appCode) as ErrorCode | undefined;
+  const number = first?.number ?? first?.error?.data?.appNumber;
+  if (!code || !(code in ERRORS) || number !== ERRORS[code].number)
+    recordViolation(`error ${status} without its code's number: ${JSON.stringify(body).slice(0, 200)}`);
 }
 
 export interface JsonResponse<T = any> {

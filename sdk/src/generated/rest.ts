@@ -172,6 +172,26 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/errors': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * The error dictionary: every code with its number
+     * @description Seed 002 numbered its errors; every error body carries `number` beside `code`. Numbers never change once released.
+     */
+    get: operations['listErrors'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -222,6 +242,8 @@ export interface components {
       error: {
         /** @description Stable machine-readable reason, e.g. GRAPH_TOKEN_INVALID. */
         code: string;
+        /** @description The numbered form of `code` (see `GET /errors`). */
+        number: number;
         message: string;
         graph_code: number | null;
         graph_subcode: number | null;
@@ -274,6 +296,8 @@ export interface components {
       error: {
         /** @description Stable machine-readable reason, e.g. GRAPH_TOKEN_INVALID. */
         code: string;
+        /** @description The numbered form of `code` (see `GET /errors`). */
+        number: number;
         message: string;
         graph_code: number | null;
         graph_subcode: number | null;
@@ -281,10 +305,26 @@ export interface components {
       /** Format: date-time */
       created_at: string;
     };
-    /** @description The body of every error response. `code` is stable and machine-readable; new codes may be added. Codes: `VALIDATION_FAILED`, `MALFORMED_JSON`, `MALFORMED_REQUEST`, `UNAUTHORIZED`, `INVALID_CREDENTIALS`, `SIGNUP_DISABLED`, `NOT_FOUND`, `POST_NOT_FOUND`, `METHOD_NOT_ALLOWED`, `USERNAME_TAKEN`, `POST_NOT_EDITABLE`, `PUBLISH_LIMIT_REACHED`, `TOO_MANY_SCHEDULED_POSTS`, `REQUEST_TIMEOUT`, `PAYLOAD_TOO_LARGE`, `UNSUPPORTED_MEDIA_TYPE`, `TOO_MANY_REQUESTS`, `HEADERS_TOO_LARGE`, `INTERNAL`, `SERVICE_UNAVAILABLE`. */
+    ErrorList: {
+      items: components['schemas']['ErrorEntry'][];
+    };
+    ErrorEntry: {
+      code: string;
+      number: number;
+      /** @description HTTP status of the answer; null for the reasons a post failed (`post.error.code`). */
+      status: number | null;
+      /** @description The default message. */
+      message: string;
+    };
+    /** @description The body of every error response. `code` is stable and machine-readable; new codes may be added. Codes: `VALIDATION_FAILED`, `MALFORMED_JSON`, `MALFORMED_REQUEST`, `UNAUTHORIZED`, `INVALID_CREDENTIALS`, `SIGNUP_DISABLED`, `NOT_FOUND`, `POST_NOT_FOUND`, `METHOD_NOT_ALLOWED`, `USERNAME_TAKEN`, `POST_NOT_EDITABLE`, `PUBLISH_LIMIT_REACHED`, `TOO_MANY_SCHEDULED_POSTS`, `REQUEST_TIMEOUT`, `PAYLOAD_TOO_LARGE`, `UNSUPPORTED_MEDIA_TYPE`, `TOO_MANY_REQUESTS`, `HEADERS_TOO_LARGE`, `GRAPH_REQUEST_FAILED`, `INSTAGRAM_LOGIN_FAILED`, `INSTAGRAM_SUSPECTED`, `INSTAGRAM_NOT_FOUND`, `INSTAGRAM_IN_USE`, `PASSWORD_NOT_ACCEPTED`, `OAUTH_NOT_CONFIGURED`, `OAUTH_STATE_INVALID`, `INTERNAL`, `SERVICE_UNAVAILABLE`. */
     Error: {
       /** @example VALIDATION_FAILED */
       code: string;
+      /**
+       * @description The numbered form of `code` (seed 002 style; `GET /errors` lists them all). Never renumbered.
+       * @example 8000
+       */
+      number: number;
       /** @description For people; may change. */
       message: string;
       /** @description Per-field problems, on validation errors. */
@@ -1617,6 +1657,62 @@ export interface operations {
       };
       /** @description `TOO_MANY_REQUESTS`: Too many requests or login attempts; try again after Retry-After seconds. */
       429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `INTERNAL`: Something went wrong on our side. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `SERVICE_UNAVAILABLE`: The service cannot answer right now (its database is unreachable or it is overloaded); try again shortly. */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Any other error, in the same shape. */
+      default: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
+  listErrors: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorList'];
+        };
+      };
+      /** @description `VALIDATION_FAILED`: The request is not valid. */
+      400: {
         headers: {
           [name: string]: unknown;
         };
