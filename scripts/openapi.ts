@@ -75,7 +75,7 @@ async function main(): Promise<number> {
     const stale = files.filter(([file, content]) => read(file) !== content);
     if (stale.length > 0) {
       process.stderr.write(
-        `Stale: ${stale.map(([f]) => path.relative(root, f!)).join(', ')}. Run \`npm run openapi\` and commit.\n`,
+        `Stale: ${stale.map(([f]) => path.relative(root, f)).join(', ')}. Run \`npm run openapi\` and commit.\n`,
       );
       return 1;
     }

@@ -278,14 +278,14 @@ export function errorDictionary(): {
   const http = (Object.keys(ERRORS) as ErrorCode[]).map((code) => ({
     code,
     number: ERRORS[code].number,
-    status: ERRORS[code].status as number | null,
-    message: ERRORS[code].message as string,
+    status: ERRORS[code].status,
+    message: ERRORS[code].message,
   }));
   const failures = (Object.keys(POST_FAILURES) as PostFailureCode[]).map((code) => ({
     code,
     number: POST_FAILURES[code].number,
     status: null,
-    message: POST_FAILURES[code].message as string,
+    message: POST_FAILURES[code].message,
   }));
   return [...http, ...failures].sort((a, b) => a.number - b.number || a.code.localeCompare(b.code));
 }
