@@ -6,13 +6,9 @@ const ZErrorEntry = z
   .object({
     code: z.string(),
     number: z.number().int(),
-    status: z
-      .number()
-      .int()
-      .nullable()
-      .meta({
-        description: 'HTTP status of the answer; null for the reasons a post failed (`post.error.code`).',
-      }),
+    status: z.number().int().nullable().meta({
+      description: 'HTTP status of the answer; null for the reasons a post failed (`post.error.code`).',
+    }),
     message: z.string().meta({ description: 'The default message.' }),
   })
   .meta({ id: 'ErrorEntry' });
