@@ -23,6 +23,8 @@ const KEY_MESSAGE = 'expected 32 bytes as base64 (44 characters) or hex (64 char
 
 export const DEFAULT_GRAPH_API_URL = 'https://graph.facebook.com/v25.0';
 
+const httpUrl = z.url({ protocol: /^https?$/ });
+
 const ZEnv = z
   .object({
     NODE_ENV: optional(z.enum(['development', 'production', 'test']).default('development')),
@@ -38,6 +40,51 @@ const ZEnv = z
     GRAPH_API_URL: optional(
       z.union([z.literal('sandbox'), z.url({ protocol: /^https?$/ })]).default(DEFAULT_GRAPH_API_URL),
     ),
+    /** Instagram Login's Graph host with version. */
+    INSTAGRAM_GRAPH_URL: optional(httpUrl.default('https://graph.instagram.com/v25.0')),
+    /** Instagram Login's authorize page. */
+    INSTAGRAM_AUTH_URL: optional(httpUrl.default('https://www.instagram.com/oauth/authorize')),
+    /** Instagram Login's code exchange. */
+    INSTAGRAM_TOKEN_URL: optional(httpUrl.default('https://api.instagram.com/oauth/access_token')),
+    /** Facebook Login's authorize dialog. */
+    FACEBOOK_AUTH_URL: optional(httpUrl.default('https://www.facebook.com/v25.0/dialog/oauth')),
+    /** Our Meta app for Instagram Login; without it, OAuth connect answers 503 OAUTH_NOT_CONFIGURED. */
+    INSTAGRAM_APP_ID: optional(
+      z
+        .string()
+        .regex(/^\d{1,32}$/, 'expected the digits of an app id')
+        .optional(),
+    ),
+    INSTAGRAM_APP_SECRET: optional(z.string().min(8).optional()),
+    /** Our Meta app for Facebook Login. */
+    FACEBOOK_APP_ID: optional(
+      z
+        .string()
+        .regex(/^\d{1,32}$/, 'expected the digits of an app id')
+        .optional(),
+    ),
+    FACEBOOK_APP_SECRET: optional(z.string().min(8).optional()),
+    /** Where the OAuth callback may send the browser back to: comma-separated prefixes, e.g. myapp://oauth. */
+    APP_REDIRECT_URIS: optional(
+      z
+        .string()
+        .transform((v) =>
+          v
+            .split(',')
+            .map((u) => u.trim())
+            .filter(Boolean),
+        )
+        .pipe(
+          z.array(
+            z
+              .string()
+              .regex(/^[a-z][a-z0-9+.-]*:\/\/[^\s]+$/i, 'expected absolute URIs such as myapp://oauth'),
+          ),
+        )
+        .default([]),
+    ),
+    /** The server's public base URL (https in production); default http://HOST:PORT. */
+    PUBLIC_URL: optional(httpUrl.optional()),
     /** 32-byte key (base64 or hex) for Graph tokens at rest; required in production. */
     ENCRYPTION_KEY: optional(
       z
@@ -74,11 +121,39 @@ const ZEnv = z
       z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     ),
   })
-  .transform((env) => ({
-    ...env,
-    HOST: env.HOST ?? (env.NODE_ENV === 'production' ? '0.0.0.0' : '127.0.0.1'),
-  }))
+  .transform((env) => {
+    const HOST = env.HOST ?? (env.NODE_ENV === 'production' ? '0.0.0.0' : '127.0.0.1');
+    return {
+      ...env,
+      HOST,
+      PUBLIC_URL: (env.PUBLIC_URL ?? `http://${HOST.includes(':') ? `[${HOST}]` : HOST}:${env.PORT}`).replace(
+        /\/+$/,
+        '',
+      ),
+    };
+  })
   .superRefine((env, ctx) => {
+    for (const [id, secret] of [
+      ['INSTAGRAM_APP_ID', 'INSTAGRAM_APP_SECRET'],
+      ['FACEBOOK_APP_ID', 'FACEBOOK_APP_SECRET'],
+    ] as const) {
+      if (Boolean(env[id]) !== Boolean(env[secret]))
+        ctx.addIssue({
+          code: 'custom',
+          path: [env[id] ? secret : id],
+          message: `${id} and ${secret} go together`,
+        });
+    }
+    if (
+      env.NODE_ENV === 'production' &&
+      (env.INSTAGRAM_APP_ID || env.FACEBOOK_APP_ID) &&
+      !env.PUBLIC_URL.startsWith('https://')
+    )
+      ctx.addIssue({
+        code: 'custom',
+        path: ['PUBLIC_URL'],
+        message: 'must be the https address Meta redirects to when an app id is set in production',
+      });
     if (env.NODE_ENV === 'production' && !env.ENCRYPTION_KEY) {
       ctx.addIssue({
         code: 'custom',

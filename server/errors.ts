@@ -138,6 +138,12 @@ export const ERRORS = {
     trpc: 'BAD_REQUEST',
     message: 'This sign-in link is unknown, used or expired; start connecting again from the app.',
   },
+  OAUTH_DENIED: {
+    number: 2140,
+    status: 400,
+    trpc: 'BAD_REQUEST',
+    message: 'The Instagram or Facebook sign-in was declined.',
+  },
   INTERNAL: {
     number: 9999,
     status: 500,

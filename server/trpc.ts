@@ -15,6 +15,7 @@ import type { Db } from './db/client.ts';
 import type { Env } from './env.ts';
 import { AppError, ERRORS, toAppError, type ErrorCode } from './errors.ts';
 import type { Logger } from './logger.ts';
+import type { MetaClient } from './instagrams/meta.ts';
 import type { WaitingCounts } from './posts/publish-limit.ts';
 
 /** Everything a procedure may use; built without an HTTP request so tests can call procedures directly. */
@@ -38,10 +39,14 @@ export interface Context {
   ip: string | undefined;
   /** Seals Graph access tokens at rest. */
   cipher: TokenCipher;
+  /** Meta's hosts and our apps: connecting accounts, OAuth. */
+  meta: MetaClient;
+  /** The HTTP status of this success when not the procedure's usual one (a reconnect answers 200, a connect 201). */
+  successStatus: { value?: number };
 }
 
 export function createContextInner(
-  opts: Pick<Context, 'db' | 'env' | 'logger' | 'cipher'> &
+  opts: Pick<Context, 'db' | 'env' | 'logger' | 'cipher' | 'meta'> &
     Partial<
       Pick<
         Context,
@@ -57,6 +62,7 @@ export function createContextInner(
     loginThrottle: opts.loginThrottle ?? createLoginThrottle(opts.db),
     apiRateLimit: opts.apiRateLimit ?? null,
     setHeader: opts.setHeader ?? (() => {}),
+    successStatus: {},
     waitingCounts: opts.waitingCounts ?? (new Map() as WaitingCounts),
   };
 }
@@ -70,6 +76,8 @@ export function tokenFromHeader(header: string | undefined): string | undefined 
 export interface Meta extends OpenApiMeta {
   /** HTTP status of a success over REST; default 200. */
   successStatus?: 200 | 201;
+  /** A second success status the procedure may choose with ctx.successStatus (documented beside the first). */
+  otherSuccessStatus?: 200;
   /**
    * The error codes this procedure raises itself. openapi.json documents
    * them, plus the ones every route can answer (openapi.ts COMMON_ERRORS).

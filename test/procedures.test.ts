@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTokenCipher } from '../server/crypto/token-cipher.ts';
 import { parseEnv } from '../server/env.ts';
 import { AppError } from '../server/errors.ts';
+import { createMeta } from '../server/instagrams/meta.ts';
 import { appRouter } from '../server/router.ts';
 import { createCallerFactory, createContextInner } from '../server/trpc.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/db.ts';
@@ -18,11 +19,13 @@ beforeAll(async () => {
 });
 afterAll(() => database.drop());
 
+const env = parseEnv({ NODE_ENV: 'test' });
 const callerFor = (token?: string) =>
   createCaller(
     createContextInner({
       db: database.db,
-      env: parseEnv({ NODE_ENV: 'test', DATABASE_URL: database.url }),
+      env,
+      meta: createMeta(env),
       logger: captureLogger().logger,
       cipher: createTokenCipher(randomBytes(32)),
       token,

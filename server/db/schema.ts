@@ -2,6 +2,8 @@ import { sql } from 'drizzle-orm';
 import {
   bigint,
   bigserial,
+  boolean,
+  check,
   doublePrecision,
   index,
   integer,
@@ -13,6 +15,7 @@ import {
   uniqueIndex,
 } from 'drizzle-orm/pg-core';
 import type { PostError } from '../posts/post-error.ts';
+import type { InstagramInfo, StateReason } from '../instagrams/types.ts';
 
 const instant = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
 
@@ -61,6 +64,92 @@ export const rateLimits = pgTable('rate_limits', {
   expire: instant('expire'),
 });
 
+export const LOGIN_TYPES = ['instagram', 'facebook'] as const;
+export type LoginType = (typeof LOGIN_TYPES)[number];
+export const INSTAGRAM_STATES = ['start', 'stop', 'suspected'] as const;
+export type InstagramState = (typeof INSTAGRAM_STATES)[number];
+
+/** An Instagram professional account a user connected once (seed 002's "instagrams"). */
+export const instagrams = pgTable(
+  'instagrams',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    ownerId: bigint('owner_id', { mode: 'number' })
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    /** Meta's id of the professional account (ig-user-id): what posts are published to. */
+    igUserId: text('ig_user_id').notNull(),
+    username: text('username').notNull(),
+    loginType: text('login_type', { enum: LOGIN_TYPES }).notNull(),
+    state: text('state', { enum: INSTAGRAM_STATES }).notNull().default('start'),
+    stateReason: jsonb('state_reason').$type<StateReason>(),
+    info: jsonb('info').$type<InstagramInfo>().notNull(),
+    trusted: boolean('trusted').notNull().default(false),
+    hours: jsonb('hours').$type<{ min: number; max: number }>().notNull(),
+    speed: jsonb('speed').$type<Record<string, number>>().notNull(),
+    timezone: text('timezone').notNull().default('UTC'),
+    /** The Graph token, AES-256-GCM like posts' tokens; never returned. */
+    tokenKeyId: text('token_key_id').notNull(),
+    tokenCiphertext: text('token_ciphertext').notNull(),
+    /** Null: a Page token, which does not expire. */
+    tokenExpiresAt: instant('token_expires_at'),
+    /** When the current token was obtained or last refreshed (Meta refreshes only tokens ≥ 24 h old). */
+    tokenRefreshedAt: instant('token_refreshed_at').notNull(),
+    createdAt: instant('created_at').notNull().defaultNow(),
+    updatedAt: instant('updated_at').notNull().defaultNow(),
+  },
+  (t) => [
+    // Connecting the same account again updates its row.
+    uniqueIndex('instagrams_owner_ig_user_idx').on(t.ownerId, t.igUserId),
+    index('instagrams_token_expires_idx').on(t.tokenExpiresAt),
+  ],
+);
+
+export type InstagramRow = typeof instagrams.$inferSelect;
+
+export const INSTAGRAM_EVENT_TYPES = [
+  'connected',
+  'reconnected',
+  'token_refreshed',
+  'refresh_failed',
+  'suspected',
+  'started',
+  'stopped',
+  'profile_synced',
+] as const;
+export type InstagramEventType = (typeof INSTAGRAM_EVENT_TYPES)[number];
+
+export const instagramEvents = pgTable(
+  'instagram_events',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    instagramId: bigint('instagram_id', { mode: 'number' })
+      .notNull()
+      .references(() => instagrams.id, { onDelete: 'cascade' }),
+    type: text('type', { enum: INSTAGRAM_EVENT_TYPES }).notNull(),
+    message: text('message').notNull(),
+    reason: jsonb('reason').$type<StateReason>(),
+    createdAt: instant('created_at').notNull().defaultNow(),
+  },
+  (t) => [index('instagram_events_instagram_id_id_idx').on(t.instagramId, t.id)],
+);
+
+/** An OAuth connect in progress: the state's SHA-256 (never the state), single use, 15 minutes. */
+export const oauthStates = pgTable(
+  'oauth_states',
+  {
+    id: text('id').primaryKey(),
+    ownerId: bigint('owner_id', { mode: 'number' })
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    loginType: text('login_type', { enum: LOGIN_TYPES }).notNull(),
+    redirectUri: text('redirect_uri').notNull(),
+    expiresAt: instant('expires_at').notNull(),
+    createdAt: instant('created_at').notNull().defaultNow(),
+  },
+  (t) => [index('oauth_states_expires_at_idx').on(t.expiresAt)],
+);
+
 export const POST_STATUSES = ['scheduled', 'publishing', 'published', 'failed'] as const;
 export type PostStatus = (typeof POST_STATUSES)[number];
 export const CONTENT_TYPES = ['Photo', 'Video'] as const;
@@ -81,9 +170,13 @@ export const posts = pgTable(
     caption: text('caption'),
     locationId: text('location_id'),
     thumbOffset: integer('thumb_offset'),
-    /** The Graph access token, AES-256-GCM; see server/crypto/token-cipher.ts. */
-    tokenKeyId: text('token_key_id').notNull(),
-    tokenCiphertext: text('token_ciphertext').notNull(),
+    /** The connected account whose current token publishes the post; null when the post carries its own. */
+    instagramId: bigint('instagram_id', { mode: 'number' }).references(() => instagrams.id, {
+      onDelete: 'set null',
+    }),
+    /** The post's own Graph access token, AES-256-GCM (server/crypto/token-cipher.ts); null with instagram_id. */
+    tokenKeyId: text('token_key_id'),
+    tokenCiphertext: text('token_ciphertext'),
     datePub: instant('date_pub').notNull(),
     status: text('status', { enum: POST_STATUSES }).notNull().default('scheduled'),
     creationId: text('creation_id'),
@@ -110,6 +203,12 @@ export const posts = pgTable(
     index('posts_owner_scheduled_idx')
       .on(t.ownerId, t.datePub)
       .where(sql`${t.status} = 'scheduled'`),
+    index('posts_instagram_id_idx').on(t.instagramId, t.status),
+    // A waiting post always has a way to publish: its account or its own token.
+    check(
+      'posts_waiting_has_token',
+      sql`${t.status} in ('published', 'failed') or ${t.instagramId} is not null or ${t.tokenCiphertext} is not null`,
+    ),
   ],
 );
 
@@ -143,6 +242,8 @@ export const POST_EVENT_TYPES = [
   'quota_wait',
   'failed',
   'recovered',
+  'held',
+  'released',
 ] as const;
 export type PostEventType = (typeof POST_EVENT_TYPES)[number];
 

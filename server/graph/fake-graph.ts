@@ -12,7 +12,78 @@ import type { ContainerStatus } from './graph-client.ts';
  * duplicate publish is visible to tests.
  */
 
-export type FakeEndpoint = 'create' | 'status' | 'publish' | 'media' | 'recent' | 'limit';
+export type FakeEndpoint =
+  | 'create'
+  | 'status'
+  | 'publish'
+  | 'media'
+  | 'recent'
+  | 'limit'
+  // Accounts: who a token is, profiles, tokens, OAuth, webhooks subscription.
+  | 'me'
+  | 'me_accounts'
+  | 'profile'
+  | 'exchange'
+  | 'refresh'
+  | 'oauth_token'
+  | 'ig_code'
+  | 'authorize'
+  | 'subscribe';
+
+/** The Meta host a request went to. */
+export type FakeHost = 'facebook' | 'instagram' | 'instagram_api' | 'instagram_www' | 'facebook_www';
+
+/** A professional account Meta knows, with the Facebook user and Page it is linked to. */
+export interface FakeAccount {
+  igUserId: string;
+  username: string;
+  name: string;
+  biography: string;
+  website: string;
+  profilePictureUrl: string;
+  followersCount: number;
+  followsCount: number;
+  mediaCount: number;
+  accountType: 'BUSINESS' | 'MEDIA_CREATOR';
+  fbUserId: string;
+  pageId: string;
+}
+
+type TokenKind = 'ig_short' | 'ig_long' | 'fb_user' | 'fb_long' | 'fb_page';
+
+/** What a token the fake issued says; Meta's tokens are opaque, ours carry this so any process can read them. */
+interface TokenFacts {
+  kind: TokenKind;
+  /** ig-user-id for Instagram and Page tokens, the Facebook user id for user tokens. */
+  subject: string;
+  issuedAt: number;
+  expiresAt: number | null;
+}
+
+const IG_FIELDS = new Set([
+  'id',
+  'user_id',
+  'username',
+  'name',
+  'account_type',
+  'profile_picture_url',
+  'followers_count',
+  'follows_count',
+  'media_count',
+]);
+const FB_PROFILE_FIELDS = new Set([
+  'id',
+  'username',
+  'name',
+  'biography',
+  'website',
+  'profile_picture_url',
+  'followers_count',
+  'follows_count',
+  'media_count',
+]);
+const HOUR_MS = 3_600_000;
+const LONG_LIVED_S = 5_184_000;
 
 export interface GraphErrorBody {
   status: number;
@@ -46,6 +117,7 @@ export interface FakeMedia {
 
 export interface FakeRequest {
   endpoint: FakeEndpoint | 'unknown';
+  host: FakeHost;
   method: string;
   path: string;
   /** Parameters without the access token. */
@@ -64,6 +136,16 @@ export interface FakeGraphOptions {
   quotaTotal?: number;
   /** Graph version in paths; default v25.0. */
   version?: string;
+  /**
+   * GRAPH_API_URL=sandbox: one ready account, any app id and secret
+   * accepted, and a token the fake did not issue taken as that account's.
+   */
+  sandbox?: boolean;
+}
+
+export interface FakeApp {
+  id: string;
+  secret: string;
 }
 
 const DAY_MS = 86_400_000;
@@ -84,6 +166,28 @@ export class FakeGraph {
   readonly invalidTokens = new Set<string>();
   /** Extra quota already used per account (on top of our publishes). */
   readonly quotaUsedElsewhere = new Map<string, number>();
+  /** Professional accounts by ig-user-id. */
+  readonly accounts = new Map<string, FakeAccount>();
+  /** Every token of an account issued before this instant is revoked (the user removed the app). */
+  readonly revokedBefore = new Map<string, number>();
+  /** `subscribed_apps` calls: fields per account. */
+  readonly subscriptions = new Map<string, string>();
+  /** Our app at Meta, per login type. */
+  readonly apps: { instagram: FakeApp; facebook: FakeApp } = {
+    instagram: { id: '990000000000001', secret: 'fake-instagram-app-secret' },
+    facebook: { id: '990000000000002', secret: 'fake-facebook-app-secret' },
+  };
+  /** What the user does on the authorize page, and as whom (default: the first account). */
+  authorize: { decision: 'approve' | 'deny'; igUserId?: string } = { decision: 'approve' };
+  /** Answer the Instagram code exchange wrapped in `data: [...]`, as one of Meta's pages shows it. */
+  wrapCodeAnswer = false;
+  /** Meta's clock (token ages and expiry); tests move it. */
+  now: () => number = Date.now;
+  readonly sandbox: boolean;
+  private codes = new Map<
+    string,
+    { kind: 'instagram' | 'facebook'; subject: string; redirectUri: string; at: number; used: boolean }
+  >();
   private faults: { endpoint: FakeEndpoint; fault: Fault; times: number }[] = [];
   private server: http.Server | undefined;
   private nextId = 17_900_000_000_000_000n + BigInt(randomInt(1_000_000));
@@ -94,6 +198,139 @@ export class FakeGraph {
     this.videoReadsUntilFinished = opts.videoReadsUntilFinished ?? 2;
     this.quotaTotal = opts.quotaTotal ?? 25;
     this.version = opts.version ?? 'v25.0';
+    this.sandbox = opts.sandbox ?? false;
+    if (this.sandbox)
+      this.addAccount({
+        igUserId: '17841400000000001',
+        username: 'sandbox_creator',
+        name: 'Sandbox Creator',
+      });
+  }
+
+  /** The base URLs of each Meta host, as the server's environment variables. */
+  urls(): Record<
+    | 'GRAPH_API_URL'
+    | 'INSTAGRAM_GRAPH_URL'
+    | 'INSTAGRAM_AUTH_URL'
+    | 'INSTAGRAM_TOKEN_URL'
+    | 'FACEBOOK_AUTH_URL',
+    string
+  > {
+    const origin = this.url.replace(/\/v\d+\.\d+$/, '');
+    return {
+      GRAPH_API_URL: this.url,
+      INSTAGRAM_GRAPH_URL: `${origin}/ig/${this.version}`,
+      INSTAGRAM_AUTH_URL: `${origin}/ig-www/oauth/authorize`,
+      INSTAGRAM_TOKEN_URL: `${origin}/ig-api/oauth/access_token`,
+      FACEBOOK_AUTH_URL: `${origin}/fb-www/${this.version}/dialog/oauth`,
+    };
+  }
+
+  /** The hosts plus our app's ids and secrets: the environment a server needs to talk to this fake. */
+  env(): Record<string, string> {
+    return {
+      ...this.urls(),
+      INSTAGRAM_APP_ID: this.apps.instagram.id,
+      INSTAGRAM_APP_SECRET: this.apps.instagram.secret,
+      FACEBOOK_APP_ID: this.apps.facebook.id,
+      FACEBOOK_APP_SECRET: this.apps.facebook.secret,
+    };
+  }
+
+  /** Adds a professional account (linked to a Facebook user and Page) and returns it. */
+  addAccount(over: Partial<FakeAccount> = {}): FakeAccount {
+    const n = this.accounts.size + 1;
+    const account: FakeAccount = {
+      igUserId: this.id(),
+      username: `creator_${n}`,
+      name: `Creator ${n}`,
+      biography: 'Photos of things',
+      website: 'https://example.com/',
+      profilePictureUrl: `https://scontent.example.com/p${n}.jpg`,
+      followersCount: 100 * n,
+      followsCount: 10 * n,
+      mediaCount: n,
+      accountType: 'BUSINESS',
+      fbUserId: this.id(),
+      pageId: this.id(),
+      ...over,
+    };
+    this.accounts.set(account.igUserId, account);
+    return account;
+  }
+
+  /** A token Meta would have issued for the account, `issuedAt` ago or now. */
+  tokenFor(
+    igUserId: string,
+    kind: TokenKind,
+    opts: { issuedAt?: number; expiresInS?: number | null } = {},
+  ): string {
+    const account = this.accounts.get(igUserId);
+    if (!account) throw new Error(`no fake account ${igUserId}`);
+    const issuedAt = opts.issuedAt ?? this.now();
+    const lifetime =
+      opts.expiresInS !== undefined
+        ? opts.expiresInS
+        : kind === 'ig_short' || kind === 'fb_user'
+          ? 3600
+          : kind === 'fb_page'
+            ? null
+            : LONG_LIVED_S;
+    return this.issue({
+      kind,
+      subject: kind === 'fb_user' || kind === 'fb_long' ? account.fbUserId : igUserId,
+      issuedAt,
+      expiresAt: lifetime === null ? null : issuedAt + lifetime * 1000,
+    });
+  }
+
+  /** The user removes our app: every token of the account issued so far stops working. */
+  revokeAccount(igUserId: string): void {
+    this.revokedBefore.set(igUserId, this.now() + 1);
+  }
+
+  private issue(facts: TokenFacts): string {
+    const body = Buffer.from(
+      JSON.stringify({
+        k: facts.kind,
+        s: facts.subject,
+        i: facts.issuedAt,
+        e: facts.expiresAt,
+        n: this.id(),
+      }),
+    ).toString('base64url');
+    return `${facts.kind.startsWith('ig') ? 'IGAA' : 'EAA'}${body}`;
+  }
+
+  private read(token: string): TokenFacts | null {
+    const body = token.startsWith('IGAA') ? token.slice(4) : token.startsWith('EAA') ? token.slice(3) : null;
+    if (body !== null) {
+      try {
+        const v = JSON.parse(Buffer.from(body, 'base64url').toString()) as Record<string, unknown>;
+        if (typeof v.k === 'string' && typeof v.s === 'string' && typeof v.i === 'number')
+          return {
+            kind: v.k as TokenKind,
+            subject: v.s,
+            issuedAt: v.i,
+            expiresAt: typeof v.e === 'number' ? v.e : null,
+          };
+      } catch {
+        // Not one of ours.
+      }
+    }
+    if (!this.sandbox) return null;
+    // Sandbox: any other token belongs to the sandbox account.
+    const first = [...this.accounts.values()][0]!;
+    return token.startsWith('IG')
+      ? { kind: 'ig_long', subject: first.igUserId, issuedAt: 0, expiresAt: null }
+      : { kind: 'fb_long', subject: first.fbUserId, issuedAt: 0, expiresAt: null };
+  }
+
+  /** The ig-user-ids a token may act for. */
+  private reach(facts: TokenFacts): string[] {
+    if (facts.kind === 'fb_user' || facts.kind === 'fb_long')
+      return [...this.accounts.values()].filter((a) => a.fbUserId === facts.subject).map((a) => a.igUserId);
+    return [facts.subject];
   }
 
   async start(port = 0): Promise<string> {
@@ -138,6 +375,12 @@ export class FakeGraph {
     this.faults = [];
     this.invalidTokens.clear();
     this.quotaUsedElsewhere.clear();
+    this.revokedBefore.clear();
+    this.subscriptions.clear();
+    this.codes.clear();
+    this.authorize = { decision: 'approve' };
+    this.wrapCodeAnswer = false;
+    this.now = Date.now;
   }
 
   quotaUsage(igUserId: string, now = Date.now()): number {
@@ -168,10 +411,19 @@ export class FakeGraph {
     const token = params.access_token ?? bearer ?? null;
     delete params.access_token;
     const segments = url.pathname.split('/').filter(Boolean);
+    const host = hostOf(segments);
     if (/^v\d+\.\d+$/.test(segments[0] ?? '')) segments.shift();
     const method = req.method ?? 'GET';
-    const endpoint = this.route(method, segments);
-    this.requests.push({ endpoint, method, path: `/${segments.join('/')}`, params, token, at: Date.now() });
+    const endpoint = this.route(host, method, segments, params);
+    this.requests.push({
+      endpoint,
+      host,
+      method,
+      path: `/${segments.join('/')}`,
+      params,
+      token,
+      at: Date.now(),
+    });
 
     if (this.latencyMs > 0) await new Promise((r) => setTimeout(r, this.latencyMs));
     const send = (status: number, body: unknown) => {
@@ -197,16 +449,39 @@ export class FakeGraph {
       return;
     }
     if (fault && fault !== 'lose_answer') return fail(fault);
-    if (!token) return fail({ status: 400, code: 190, message: 'An active access token must be used' });
-    if (this.invalidTokens.has(token))
-      return fail({
-        status: 400,
-        code: 190,
-        subcode: 463,
-        message: 'Error validating access token: Session has expired',
-      });
+    if (endpoint === 'authorize') return this.authorizePage(host, params, res);
+    if (endpoint === 'ig_code') return this.instagramCode(params, res);
+    let facts: TokenFacts | null = null;
+    if (endpoint !== 'oauth_token') {
+      if (!token) return fail({ status: 400, code: 190, message: 'An active access token must be used' });
+      // The two login types' tokens are not interchangeable.
+      if ((host === 'instagram') !== token.startsWith('IG'))
+        return fail({
+          status: 400,
+          code: 190,
+          message: 'Invalid OAuth access token - Cannot parse access token',
+        });
+      if (this.invalidTokens.has(token))
+        return fail({
+          status: 400,
+          code: 190,
+          subcode: 463,
+          message: 'Error validating access token: Session has expired',
+        });
+      facts = this.read(token);
+      const problem = facts && this.tokenProblem(facts, segments[0]!, endpoint);
+      if (problem) return fail(problem);
+    }
 
-    const result = this.answer(endpoint, method, segments, params);
+    const result =
+      endpoint === 'create' ||
+      endpoint === 'status' ||
+      endpoint === 'publish' ||
+      endpoint === 'media' ||
+      endpoint === 'recent' ||
+      endpoint === 'limit'
+        ? this.answer(endpoint, method, segments, params)
+        : this.accountAnswer(endpoint, segments, params, facts);
     if (fault === 'lose_answer') {
       // The work is done, but the caller never hears about it.
       req.socket.destroy();
@@ -216,7 +491,55 @@ export class FakeGraph {
     send(200, result.body);
   }
 
-  private route(method: string, s: string[]): FakeEndpoint | 'unknown' {
+  /** Expired, revoked, or not allowed to act for the account in the path. */
+  private tokenProblem(facts: TokenFacts, first: string, endpoint: FakeEndpoint): GraphErrorBody | null {
+    const now = this.now();
+    if (facts.expiresAt !== null && facts.expiresAt <= now)
+      return {
+        status: 400,
+        code: 190,
+        subcode: 463,
+        message: 'Error validating access token: Session has expired',
+      };
+    const reach = this.reach(facts);
+    if (reach.some((id) => facts.issuedAt < (this.revokedBefore.get(id) ?? -Infinity)))
+      return {
+        status: 400,
+        code: 190,
+        subcode: 460,
+        message: 'Error validating access token: The user has not authorized application',
+      };
+    const onAccount = ![
+      'me',
+      'me_accounts',
+      'exchange',
+      'refresh',
+      'oauth_token',
+      'status',
+      'media',
+    ].includes(endpoint);
+    if (onAccount && this.accounts.has(first) && !reach.includes(first))
+      return { status: 403, code: 10, message: '(#10) Application does not have permission for this action' };
+    return null;
+  }
+
+  private route(
+    host: FakeHost,
+    method: string,
+    s: string[],
+    params: Record<string, string>,
+  ): FakeEndpoint | 'unknown' {
+    if (host === 'instagram_www' || host === 'facebook_www')
+      return method === 'GET' ? 'authorize' : 'unknown';
+    if (host === 'instagram_api') return method === 'POST' ? 'ig_code' : 'unknown';
+    if (method === 'GET' && s[0] === 'me')
+      return s.length === 1 ? 'me' : s[1] === 'accounts' ? 'me_accounts' : 'unknown';
+    if (host === 'instagram' && method === 'GET' && s[0] === 'access_token') return 'exchange';
+    if (host === 'instagram' && method === 'GET' && s[0] === 'refresh_access_token') return 'refresh';
+    if (host === 'facebook' && method === 'GET' && s.join('/') === 'oauth/access_token')
+      return params.grant_type === 'fb_exchange_token' || params.code ? 'oauth_token' : 'unknown';
+    if (method === 'POST' && s.length === 2 && s[1] === 'subscribed_apps') return 'subscribe';
+    if (method === 'GET' && s.length === 1 && this.accounts.has(s[0]!)) return 'profile';
     if (method === 'POST' && s.length === 2 && s[1] === 'media') return 'create';
     if (method === 'POST' && s.length === 2 && s[1] === 'media_publish') return 'publish';
     if (method === 'GET' && s.length === 2 && s[1] === 'content_publishing_limit') return 'limit';
@@ -352,6 +675,298 @@ export class FakeGraph {
             ],
           },
         };
+      default:
+        return { error: { status: 400, code: 100, message: 'Unsupported request' } };
     }
   }
+  private profileOf(
+    a: FakeAccount,
+    fields: string,
+    allowed: Set<string>,
+  ): { body: unknown } | { error: GraphErrorBody } {
+    const values: Record<string, unknown> = {
+      id: a.igUserId,
+      user_id: a.igUserId,
+      username: a.username,
+      name: a.name,
+      biography: a.biography,
+      website: a.website,
+      account_type: a.accountType,
+      profile_picture_url: a.profilePictureUrl,
+      followers_count: a.followersCount,
+      follows_count: a.followsCount,
+      media_count: a.mediaCount,
+    };
+    const body: Record<string, unknown> = {};
+    for (const field of (fields || 'id').split(',')) {
+      // One unknown field fails the whole call.
+      if (!allowed.has(field))
+        return {
+          error: {
+            status: 400,
+            code: 100,
+            message: `(#100) Tried accessing nonexisting field (${field}) on node type (User)`,
+          },
+        };
+      body[field] = values[field];
+    }
+    return { body };
+  }
+
+  private accountAnswer(
+    endpoint: FakeEndpoint,
+    s: string[],
+    params: Record<string, string>,
+    facts: TokenFacts | null,
+  ): { body: unknown } | { error: GraphErrorBody } {
+    const now = this.now();
+    const unknownToken: GraphErrorBody = {
+      status: 400,
+      code: 190,
+      message: 'Invalid OAuth access token - Cannot parse access token',
+    };
+    switch (endpoint) {
+      case 'me': {
+        if (!facts) return { error: unknownToken };
+        if (facts.kind.startsWith('ig')) {
+          const a = this.accounts.get(facts.subject);
+          return a ? this.profileOf(a, params.fields ?? 'id', IG_FIELDS) : { error: unknownToken };
+        }
+        return { body: { id: facts.subject, name: 'Facebook User' } };
+      }
+      case 'me_accounts': {
+        if (!facts || (facts.kind !== 'fb_user' && facts.kind !== 'fb_long'))
+          return {
+            error: { status: 400, code: 100, message: '(#100) Tried accessing nonexisting field (accounts)' },
+          };
+        const data = [...this.accounts.values()]
+          .filter((a) => a.fbUserId === facts.subject)
+          .map((a) => ({
+            id: a.pageId,
+            name: `${a.name} Page`,
+            // A Page token from a long-lived user token does not expire; from a short-lived one, it does.
+            access_token: this.issue({
+              kind: 'fb_page',
+              subject: a.igUserId,
+              issuedAt: now,
+              expiresAt: facts.kind === 'fb_long' ? null : facts.expiresAt,
+            }),
+            instagram_business_account: { id: a.igUserId, username: a.username },
+          }));
+        return { body: { data, paging: { cursors: { before: 'x', after: 'y' } } } };
+      }
+      case 'profile': {
+        const a = this.accounts.get(s[0]!)!;
+        return this.profileOf(a, params.fields ?? 'id', FB_PROFILE_FIELDS);
+      }
+      case 'exchange': {
+        if (params.grant_type !== 'ig_exchange_token')
+          return { error: { status: 400, code: 100, message: 'Unsupported grant_type' } };
+        if (!this.sandbox && params.client_secret !== this.apps.instagram.secret)
+          return { error: { status: 400, code: 101, message: 'Error validating client secret.' } };
+        if (!facts || facts.kind !== 'ig_short')
+          return {
+            error: {
+              status: 400,
+              code: 100,
+              message: 'Unsupported request: only short-lived tokens can be exchanged',
+            },
+          };
+        return {
+          body: {
+            access_token: this.issue({
+              kind: 'ig_long',
+              subject: facts.subject,
+              issuedAt: now,
+              expiresAt: now + LONG_LIVED_S * 1000,
+            }),
+            token_type: 'bearer',
+            expires_in: LONG_LIVED_S,
+          },
+        };
+      }
+      case 'refresh': {
+        if (params.grant_type !== 'ig_refresh_token')
+          return { error: { status: 400, code: 100, message: 'Unsupported grant_type' } };
+        if (!facts || facts.kind !== 'ig_long')
+          return { error: { status: 400, code: 100, message: 'Only long-lived tokens can be refreshed' } };
+        if (now - facts.issuedAt < 24 * HOUR_MS)
+          return {
+            error: {
+              status: 400,
+              code: 100,
+              message: 'The access token is less than 24 hours old and cannot be refreshed yet',
+            },
+          };
+        return {
+          body: {
+            access_token: this.issue({
+              kind: 'ig_long',
+              subject: facts.subject,
+              issuedAt: now,
+              expiresAt: now + LONG_LIVED_S * 1000,
+            }),
+            token_type: 'bearer',
+            expires_in: LONG_LIVED_S,
+          },
+        };
+      }
+      case 'oauth_token': {
+        const app = this.apps.facebook;
+        if (!this.sandbox && (params.client_id !== app.id || params.client_secret !== app.secret))
+          return {
+            error: {
+              status: 400,
+              code: 101,
+              message: 'Error validating application. Invalid application ID.',
+            },
+          };
+        if (params.grant_type === 'fb_exchange_token') {
+          const user = this.read(params.fb_exchange_token ?? '');
+          if (
+            !user ||
+            (user.kind !== 'fb_user' && user.kind !== 'fb_long') ||
+            (user.expiresAt ?? Infinity) <= now
+          )
+            return {
+              error: {
+                status: 400,
+                code: 190,
+                message: 'Error validating access token: Session has expired',
+              },
+            };
+          return {
+            body: {
+              access_token: this.issue({
+                kind: 'fb_long',
+                subject: user.subject,
+                issuedAt: now,
+                expiresAt: now + LONG_LIVED_S * 1000,
+              }),
+              token_type: 'bearer',
+              expires_in: LONG_LIVED_S,
+            },
+          };
+        }
+        const code = this.takeCode(params.code ?? '', 'facebook', params.redirect_uri ?? '');
+        if ('error' in code)
+          return { error: { status: 400, code: 100, subcode: 36007, message: code.error } };
+        return {
+          body: {
+            access_token: this.issue({
+              kind: 'fb_user',
+              subject: code.subject,
+              issuedAt: now,
+              expiresAt: now + 2 * HOUR_MS,
+            }),
+            token_type: 'bearer',
+            expires_in: 7200,
+          },
+        };
+      }
+      case 'subscribe': {
+        this.subscriptions.set(s[0]!, params.subscribed_fields ?? '');
+        return { body: { success: true } };
+      }
+      default:
+        return { error: { status: 400, code: 100, message: 'Unsupported request' } };
+    }
+  }
+
+  /** A code once, within an hour, for the redirect_uri it was issued to. */
+  private takeCode(
+    code: string,
+    kind: 'instagram' | 'facebook',
+    redirectUri: string,
+  ): { subject: string } | { error: string } {
+    const entry = this.codes.get(code.replace(/#_$/, ''));
+    if (!entry || entry.kind !== kind) return { error: 'Invalid verification code format.' };
+    if (entry.used) return { error: 'This authorization code has been used.' };
+    if (this.now() - entry.at > HOUR_MS) return { error: 'This authorization code has expired.' };
+    if (entry.redirectUri !== redirectUri)
+      return {
+        error: 'Error validating verification code. Please make sure your redirect_uri is identical.',
+      };
+    entry.used = true;
+    return { subject: entry.subject };
+  }
+
+  /** The page the user's browser opens: approves (or declines) at once and redirects with a code. */
+  private authorizePage(host: FakeHost, params: Record<string, string>, res: http.ServerResponse): void {
+    const kind = host === 'instagram_www' ? 'instagram' : 'facebook';
+    const app = this.apps[kind];
+    const redirect = params.redirect_uri;
+    if ((!this.sandbox && params.client_id !== app.id) || !redirect || !/^https?:\/\//.test(redirect)) {
+      res.writeHead(400, { 'content-type': 'text/html' });
+      res.end('<h1>Invalid platform app</h1>');
+      return;
+    }
+    const target = new URL(redirect);
+    if (params.state) target.searchParams.set('state', params.state);
+    if (this.authorize.decision === 'deny') {
+      target.searchParams.set('error', 'access_denied');
+      target.searchParams.set('error_reason', 'user_denied');
+      target.searchParams.set('error_description', 'The user denied your request.');
+    } else {
+      const account =
+        (this.authorize.igUserId && this.accounts.get(this.authorize.igUserId)) ||
+        [...this.accounts.values()][0];
+      if (!account) {
+        res.writeHead(400, { 'content-type': 'text/html' });
+        res.end('<h1>No Instagram professional account</h1>');
+        return;
+      }
+      const code = `AQ${this.id()}${randomInt(1e9).toString(36)}`;
+      this.codes.set(code, {
+        kind,
+        subject: kind === 'instagram' ? account.igUserId : account.fbUserId,
+        redirectUri: redirect,
+        at: this.now(),
+        used: false,
+      });
+      target.searchParams.set('code', code);
+    }
+    // Meta appends a fragment the client must strip.
+    res.writeHead(302, { location: `${target.href}${kind === 'instagram' ? '#_' : '#_=_'}` });
+    res.end();
+  }
+
+  /** api.instagram.com's code exchange: its own error shape, and user_id as a number past 2^53. */
+  private instagramCode(params: Record<string, string>, res: http.ServerResponse): void {
+    const fail = (message: string) => {
+      res.writeHead(400, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error_type: 'OAuthException', code: 400, error_message: message }));
+    };
+    const app = this.apps.instagram;
+    if (!this.sandbox && (params.client_id !== app.id || params.client_secret !== app.secret))
+      return fail('Invalid platform app');
+    if (params.grant_type !== 'authorization_code') return fail('Unsupported grant_type');
+    const code = this.takeCode(params.code ?? '', 'instagram', params.redirect_uri ?? '');
+    if ('error' in code) return fail(code.error);
+    const now = this.now();
+    const token = this.issue({
+      kind: 'ig_short',
+      subject: code.subject,
+      issuedAt: now,
+      expiresAt: now + HOUR_MS,
+    });
+    // Written by hand: JSON.stringify cannot show a number this big exactly, and Meta's answer is read with precision lost.
+    const flat = `{"access_token":${JSON.stringify(token)},"user_id":${code.subject},"permissions":"instagram_business_basic,instagram_business_content_publish"}`;
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(this.wrapCodeAnswer ? `{"data":[${flat}]}` : flat);
+  }
+}
+
+/** Which Meta host a path stands for: the fake serves them all under one origin. */
+function hostOf(segments: string[]): FakeHost {
+  const first = segments[0];
+  const map: Record<string, FakeHost> = {
+    ig: 'instagram',
+    'ig-api': 'instagram_api',
+    'ig-www': 'instagram_www',
+    'fb-www': 'facebook_www',
+  };
+  const host = first ? map[first] : undefined;
+  if (host) segments.shift();
+  return host ?? 'facebook';
 }

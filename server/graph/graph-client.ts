@@ -19,6 +19,13 @@ export interface PublishingLimit {
 }
 
 export interface GraphClient {
+  /** Any Graph call, with Meta's errors turned into GraphError/GraphNetworkError (the account calls use it). */
+  request(
+    method: 'GET' | 'POST',
+    path: string,
+    token: string,
+    params?: Record<string, string>,
+  ): Promise<Record<string, unknown>>;
   createContainer(igUserId: string, token: string, params: ContainerParams): Promise<string>;
   containerStatus(
     containerId: string,
@@ -86,10 +93,10 @@ export function createGraphClient(opts: GraphClientOptions): GraphClient {
     const init: RequestInit = { method, signal: AbortSignal.timeout(timeoutMs) };
     if (method === 'GET') {
       for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v);
-      init.headers = { authorization: `Bearer ${token}` };
+      if (token) init.headers = { authorization: `Bearer ${token}` };
     } else {
       init.headers = { 'content-type': 'application/x-www-form-urlencoded' };
-      init.body = new URLSearchParams({ ...params, access_token: token }).toString();
+      init.body = new URLSearchParams(token ? { ...params, access_token: token } : params).toString();
     }
     let response: Response;
     let text: string;
@@ -133,6 +140,7 @@ export function createGraphClient(opts: GraphClientOptions): GraphClient {
   };
 
   return {
+    request: (method, path, token, params = {}) => call(method, path, token, params),
     async createContainer(igUserId, token, params) {
       return id(await call('POST', `${igUserId}/media`, token, containerForm(params)));
     },

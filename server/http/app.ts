@@ -9,6 +9,8 @@ import type { Env } from '../env.ts';
 import { AppError, toAppError } from '../errors.ts';
 import { describeError, type Logger } from '../logger.ts';
 import { createApiRateLimit, createLoginThrottle } from '../auth/throttle.ts';
+import { createMeta, type MetaClient } from '../instagrams/meta.ts';
+import { oauthCallback } from '../instagrams/oauth.ts';
 import type { WaitingCounts } from '../posts/publish-limit.ts';
 import { appRouter } from '../router.ts';
 import { createContextInner, tokenFromHeader } from '../trpc.ts';
@@ -35,6 +37,8 @@ export interface AppDeps {
   counters?: Db;
   /** The OpenAPI document served at /openapi.json. */
   openApiDocument?: object;
+  /** Meta's hosts; default from the environment (main.ts passes the sandbox's). */
+  meta?: MetaClient;
 }
 
 function sendError(req: IncomingMessage, res: express.Response, error: AppError): void {
@@ -76,13 +80,16 @@ export function createApp(deps: AppDeps): express.Express {
   const loginThrottle = createLoginThrottle(counters);
   const apiRateLimit = env.API_RATE_LIMIT > 0 ? createApiRateLimit(counters, env.API_RATE_LIMIT) : null;
   const waitingCounts: WaitingCounts = new Map();
+  const meta = deps.meta ?? createMeta(env);
   const createContext = (req: IncomingMessage, res: ServerResponse) => {
     return createContextInner({
       apiRateLimit,
       waitingCounts,
+      meta,
       setHeader: (name, value) => {
         if (!res.headersSent) res.setHeader(name, value);
       },
+
       db: database.db,
       env,
       cipher: deps.cipher,
@@ -152,6 +159,11 @@ export function createApp(deps: AppDeps): express.Express {
       },
     }),
   );
+
+  // Meta's redirect after sign-in: a browser, not an API client, so a redirect or an HTML page.
+  app.get(/^\/api\/v1\/oauth\/(?<loginType>instagram|facebook)\/callback\/?$/, (req, res, next) => {
+    oauthCallback({ db: database.db, meta, cipher: deps.cipher, logger })(req, res).catch(next);
+  });
 
   const routes = restRoutes(appRouter);
   app.use(

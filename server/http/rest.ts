@@ -61,7 +61,7 @@ export function createRestHandler(opts: {
       seen.set(req, appError);
       if (appError.code === 'INTERNAL') opts.onInternalError(appError, req);
     },
-    responseMeta: ({ paths, errors }) => {
+    responseMeta: ({ paths, errors, ctx }) => {
       const [error] = errors;
       if (error) {
         const appError = toAppError(error);
@@ -70,7 +70,8 @@ export function createRestHandler(opts: {
         return { status: appError.status, headers };
       }
       const path = paths?.[0];
-      return { status: (path && metas.get(path)?.successStatus) || 200 };
+      const chosen = (ctx as Context | undefined)?.successStatus.value;
+      return { status: chosen ?? ((path && metas.get(path)?.successStatus) || 200) };
     },
   });
 

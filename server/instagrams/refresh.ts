@@ -1,0 +1,194 @@
+/**
+ * Keeping accounts alive: the profile read again and Instagram-Login tokens
+ * refreshed before they expire (Meta refreshes only tokens at least 24 hours
+ * old and not yet expired), daily by the `refresh_tokens` job and on
+ * `POST /instagrams/{id}/refresh`. Meta is asked outside any transaction.
+ */
+import { and, eq, ne } from 'drizzle-orm';
+import type { TokenCipher } from '../crypto/token-cipher.ts';
+import type { Db } from '../db/client.ts';
+import { instagrams, type InstagramRow } from '../db/schema.ts';
+import { GraphError, GraphNetworkError } from '../graph/errors.ts';
+import { formatInstant } from '../lib/time.ts';
+import { describeError, type Logger } from '../logger.ts';
+import { readProfile, refreshInstagramToken, type MetaClient } from './meta.ts';
+import { appendInstagramEvent, openToken, suspectInstagram } from './service.ts';
+import type { StateReason } from './types.ts';
+
+const DAY_MS = 86_400_000;
+/** Tokens expiring within this window are refreshed by the daily job. */
+const REFRESH_WINDOW_MS = 30 * DAY_MS;
+
+/** Meta's errors that make an account `suspected`: token, permission, restriction. */
+export function suspicionOf(error: unknown): StateReason | null {
+  if (!(error instanceof GraphError) || error.action !== 'permanent') return null;
+  switch (error.errorCode) {
+    case 'GRAPH_TOKEN_INVALID':
+      return {
+        code: 'GRAPH_TOKEN_INVALID',
+        message: `Meta no longer accepts the token (${error.message}); connect the account again.`,
+      };
+    case 'GRAPH_PERMISSION_MISSING':
+      return {
+        code: 'GRAPH_PERMISSION_MISSING',
+        message: `${error.userMessage} Connect the account again and grant every permission asked for.`,
+      };
+    case 'GRAPH_ACCOUNT_RESTRICTED':
+      return {
+        code: 'GRAPH_ACCOUNT_RESTRICTED',
+        message: `${error.userMessage} Resolve it in the Instagram app.`,
+      };
+    default:
+      return null;
+  }
+}
+
+const tokenExpired = (at: Date): StateReason => ({
+  code: 'TOKEN_EXPIRED',
+  message: `The token expired at ${formatInstant(at)} and could not be refreshed in time; connect the account again.`,
+});
+
+export interface RefreshDeps {
+  db: Db;
+  meta: MetaClient;
+  cipher: TokenCipher;
+  logger: Logger;
+}
+
+export interface RefreshOutcome {
+  refreshed: boolean;
+  /** The account became suspected. */
+  suspected?: boolean;
+  message: string;
+}
+
+const reasonText = (error: unknown) =>
+  error instanceof GraphError || error instanceof GraphNetworkError ? error.message : 'unexpected error';
+
+/**
+ * Reads the profile into `info`, then (Instagram Login, when `refreshToken`)
+ * asks Meta for a fresh token. Token, permission and restriction errors make
+ * the account `suspected`; Meta declining a token younger than 24 hours is
+ * only reported.
+ */
+export async function refreshAccount(
+  deps: RefreshDeps,
+  row: InstagramRow,
+  opts: { refreshToken: boolean; now?: Date },
+): Promise<RefreshOutcome> {
+  const now = opts.now ?? new Date();
+  const { db } = deps;
+  if (row.tokenExpiresAt && row.tokenExpiresAt.getTime() <= now.getTime()) {
+    const reason = tokenExpired(row.tokenExpiresAt);
+    await db.transaction((tx) => suspectInstagram(tx, row.id, reason, now));
+    return { refreshed: false, suspected: true, message: reason.message };
+  }
+  const token = openToken(deps.cipher, row);
+  try {
+    const profile = await readProfile(
+      deps.meta,
+      { loginType: row.loginType, igUserId: row.igUserId, token },
+      now,
+    );
+    await db.transaction(async (tx) => {
+      await tx
+        .update(instagrams)
+        .set({ info: profile.info, username: profile.username || row.username, updatedAt: now })
+        .where(eq(instagrams.id, row.id));
+      await appendInstagramEvent(tx, row.id, {
+        type: 'profile_synced',
+        message: 'Profile read from Instagram.',
+      });
+    });
+  } catch (error) {
+    const reason = suspicionOf(error);
+    if (reason) {
+      await db.transaction((tx) => suspectInstagram(tx, row.id, reason, now));
+      return { refreshed: false, suspected: true, message: reason.message };
+    }
+    deps.logger.warn({ instagramId: row.id, ...describeError(error) }, 'profile read failed');
+    // Meta's trouble: the token is tried again tomorrow.
+    const message = `Could not read the profile: ${reasonText(error)}`;
+    await appendInstagramEvent(db, row.id, { type: 'refresh_failed', message });
+    return { refreshed: false, message };
+  }
+
+  if (row.loginType === 'facebook')
+    return {
+      refreshed: false,
+      message: row.tokenExpiresAt
+        ? 'Profile synced. Facebook tokens cannot be refreshed: connect again before the token expires.'
+        : 'Profile synced. The Page token does not expire: nothing to refresh.',
+    };
+  if (!opts.refreshToken) return { refreshed: false, message: 'Profile synced.' };
+
+  try {
+    const next = await refreshInstagramToken(deps.meta, token, now);
+    const sealed = deps.cipher.seal(next.token);
+    await db.transaction(async (tx) => {
+      await tx
+        .update(instagrams)
+        .set({
+          tokenKeyId: sealed.keyId,
+          tokenCiphertext: sealed.ciphertext,
+          tokenExpiresAt: next.expiresAt,
+          tokenRefreshedAt: now,
+          updatedAt: now,
+        })
+        // Another refresh or a reconnect may have stored a newer token meanwhile: keep that one.
+        .where(and(eq(instagrams.id, row.id), eq(instagrams.tokenCiphertext, row.tokenCiphertext)));
+      await appendInstagramEvent(tx, row.id, {
+        type: 'token_refreshed',
+        message: `Token refreshed; it now expires at ${formatInstant(next.expiresAt)}.`,
+      });
+    });
+    return {
+      refreshed: true,
+      message: `Token refreshed; it now expires at ${formatInstant(next.expiresAt)}.`,
+    };
+  } catch (error) {
+    const transient = !(error instanceof GraphError) || error.action !== 'permanent';
+    const expiresSoon = row.tokenExpiresAt !== null && row.tokenExpiresAt.getTime() - now.getTime() < DAY_MS;
+    const reason =
+      suspicionOf(error) ??
+      // Meta will not refresh it, and it dies before the next daily try.
+      (!transient && expiresSoon ? tokenExpired(row.tokenExpiresAt!) : null);
+    if (reason) {
+      await db.transaction((tx) => suspectInstagram(tx, row.id, reason, now));
+      return { refreshed: false, suspected: true, message: reason.message };
+    }
+    const message = `Meta did not refresh the token: ${reasonText(error)}`;
+    await appendInstagramEvent(db, row.id, { type: 'refresh_failed', message });
+    return { refreshed: false, message };
+  }
+}
+
+/**
+ * The daily `refresh_tokens` job: every account not suspected gets its
+ * profile read; Instagram-Login tokens at least 24 hours old that expire
+ * within 30 days are refreshed; expired ones make the account suspected.
+ */
+export async function refreshDueAccounts(
+  deps: RefreshDeps,
+  now = new Date(),
+): Promise<{ accounts: number; refreshed: number; suspected: number }> {
+  // A suspected account waits for a new token from its user: MetaClient would refuse this one anyway.
+  const rows = await deps.db.select().from(instagrams).where(ne(instagrams.state, 'suspected'));
+  let refreshed = 0;
+  let suspected = 0;
+  for (const row of rows) {
+    const due =
+      row.loginType === 'instagram' &&
+      row.tokenRefreshedAt.getTime() <= now.getTime() - DAY_MS &&
+      row.tokenExpiresAt !== null &&
+      row.tokenExpiresAt.getTime() <= now.getTime() + REFRESH_WINDOW_MS;
+    try {
+      const outcome = await refreshAccount(deps, row, { refreshToken: due, now });
+      if (outcome.refreshed) refreshed++;
+      if (outcome.suspected) suspected++;
+    } catch (error) {
+      deps.logger.error({ instagramId: row.id, ...describeError(error) }, 'refreshing an account failed');
+    }
+  }
+  return { accounts: rows.length, refreshed, suspected };
+}
