@@ -1,6 +1,6 @@
 import { tokenCipherFromEnv } from './crypto/token-cipher.ts';
 import { FakeGraph } from './graph/fake-graph.ts';
-import { createGraphClient } from './graph/graph-client.ts';
+import { createMeta } from './instagrams/meta.ts';
 import { startPublishWorker } from './publisher/runner.ts';
 import { connect } from './db/client.ts';
 import { migrateDatabase } from './db/migrate.ts';
@@ -62,19 +62,38 @@ async function main(): Promise<void> {
   stops.unshift(database.close);
   const cipher = tokenCipherFromEnv(env, logger);
 
+  let meta = createMeta(env);
+  let sandbox: FakeGraph | undefined;
+  if (env.GRAPH_API_URL === 'sandbox') {
+    // Meta simulated in-process: publishing and connecting accounts work without credentials. The
+    // browser reaches its sign-in pages through our own /sandbox/meta.
+    sandbox = new FakeGraph({ latencyMs: 150, videoReadsUntilFinished: 3, sandbox: true });
+    await sandbox.start();
+    const fake = sandbox;
+    stops.push(() => fake.stop());
+    const urls = sandbox.urls();
+    const browser = `${env.PUBLIC_URL}/sandbox/meta`;
+    meta = createMeta(env, {
+      hosts: {
+        graph: urls.GRAPH_API_URL,
+        instagramGraph: urls.INSTAGRAM_GRAPH_URL,
+        instagramToken: urls.INSTAGRAM_TOKEN_URL,
+        instagramAuth: `${browser}/ig-www/oauth/authorize`,
+        facebookAuth: `${browser}/fb-www/${sandbox.version}/dialog/oauth`,
+      },
+      apps: sandbox.apps,
+    });
+    logger.warn(
+      { graphUrl: urls.GRAPH_API_URL },
+      'GRAPH_API_URL=sandbox: accounts and posts go to a simulated Meta, whose sign-in approves at once',
+    );
+  }
+
   if (env.ROLE === 'all' || env.ROLE === 'worker') {
-    let graphUrl = env.GRAPH_API_URL;
-    if (graphUrl === 'sandbox') {
-      // Meta simulated in-process: the whole flow works without credentials.
-      const fake = new FakeGraph({ latencyMs: 150, videoReadsUntilFinished: 3 });
-      graphUrl = await fake.start();
-      stops.push(() => fake.stop());
-      logger.warn({ graphUrl }, 'GRAPH_API_URL=sandbox: posts are published to a simulated Graph API');
-    }
     const worker = await startPublishWorker({
       url: dbHandle.url,
       db: database.db,
-      graph: createGraphClient({ baseUrl: graphUrl }),
+      meta,
       cipher,
       logger,
       concurrency: env.WORKER_CONCURRENCY,
@@ -95,6 +114,8 @@ async function main(): Promise<void> {
       env,
       logger,
       cipher,
+      meta,
+      sandbox,
       openApiDocument: buildOpenApiDocument(),
     });
     const server = createHttpServer(app);

@@ -181,7 +181,9 @@ export function buildOpenApiDocument(): OpenAPIObject {
         ...(meta.errors ?? []),
         ...commonErrors({ method: meta.openapi!.method, protect: meta.openapi!.protect !== false }),
       ];
+      const other = meta.otherSuccessStatus;
       op.responses = {
+        ...(other ? { [String(other)]: { ...ok, description: other === 200 ? 'OK' : 'Created' } } : {}),
         [String(success)]: ok,
         ...errorResponses(codes),
         default: errorResponse('Any other error, in the same shape.'),

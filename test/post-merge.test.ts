@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { mergeEdit, type PostContent } from '../server/posts/merge.ts';
 
 const current: PostContent = {
+  instagram_id: null,
   user_id: '1784',
   content_type: 'Video',
   url: 'https://cdn.example.com/a.mp4',
@@ -35,6 +36,7 @@ describe('merging an edit into a post', () => {
       'replace',
     );
     expect(content).toEqual({
+      instagram_id: null,
       user_id: '99',
       content_type: 'Photo',
       url: 'https://cdn.example.com/c.jpg',
@@ -50,5 +52,28 @@ describe('merging an edit into a post', () => {
   it('fills in missing tag coordinates as null', () => {
     const { content } = mergeEdit(current, { id: 1, user_tags: [{ username: 'a', x: 0.1 }] }, 'patch');
     expect(content.user_tags).toEqual([{ username: 'a', x: 0.1, y: null }]);
+  });
+
+  it('switches between a connected account and an own token, and refuses a user_id alone on an account post', () => {
+    const toAccount = mergeEdit(current, { id: 1, instagram_id: 7 }, 'patch');
+    expect(toAccount.content.instagram_id).toBe(7);
+    expect(toAccount.issues).toEqual([]);
+
+    const onAccount = { ...current, instagram_id: 7 };
+    const toToken = mergeEdit(onAccount, { id: 1, user_id: '55', token: 'EAAnew' }, 'patch');
+    expect(toToken.content).toMatchObject({ instagram_id: null, user_id: '55' });
+    // Only the token: the post goes on to the same Instagram account with that token.
+    expect(mergeEdit(onAccount, { id: 1, token: 'EAAnew' }, 'patch').content).toMatchObject({
+      instagram_id: null,
+      user_id: '1784',
+    });
+    expect(mergeEdit(onAccount, { id: 1, user_id: '55' }, 'patch').issues).toEqual([
+      {
+        path: 'user_id',
+        message: 'the post names a connected account: send instagram_id, or user_id with token',
+      },
+    ]);
+    // Other edits leave the account as it is.
+    expect(mergeEdit(onAccount, { id: 1, caption: 'x' }, 'patch').content.instagram_id).toBe(7);
   });
 });

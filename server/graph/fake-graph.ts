@@ -401,7 +401,8 @@ export class FakeGraph {
     return f.fault;
   }
 
-  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  /** Serves a request (the fake's own server, or our app's /sandbox/meta for the authorize pages). */
+  async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     let raw = '';
     for await (const chunk of req) raw += String(chunk);
     const url = new URL(req.url ?? '/', 'http://fake');

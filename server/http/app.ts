@@ -9,6 +9,7 @@ import type { Env } from '../env.ts';
 import { AppError, toAppError } from '../errors.ts';
 import { describeError, type Logger } from '../logger.ts';
 import { createApiRateLimit, createLoginThrottle } from '../auth/throttle.ts';
+import type { FakeGraph } from '../graph/fake-graph.ts';
 import { createMeta, type MetaClient } from '../instagrams/meta.ts';
 import { oauthCallback } from '../instagrams/oauth.ts';
 import type { WaitingCounts } from '../posts/publish-limit.ts';
@@ -39,6 +40,8 @@ export interface AppDeps {
   openApiDocument?: object;
   /** Meta's hosts; default from the environment (main.ts passes the sandbox's). */
   meta?: MetaClient;
+  /** GRAPH_API_URL=sandbox: the simulated Meta, whose sign-in pages are served under /sandbox/meta. */
+  sandbox?: FakeGraph;
 }
 
 function sendError(req: IncomingMessage, res: express.Response, error: AppError): void {
@@ -159,6 +162,13 @@ export function createApp(deps: AppDeps): express.Express {
       },
     }),
   );
+
+  if (deps.sandbox) {
+    const fake = deps.sandbox;
+    app.use('/sandbox/meta', (req, res) => {
+      void fake.handle(req, res);
+    });
+  }
 
   // Meta's redirect after sign-in: a browser, not an API client, so a redirect or an HTML page.
   app.get(/^\/api\/v1\/oauth\/(?<loginType>instagram|facebook)\/callback\/?$/, (req, res, next) => {

@@ -42,27 +42,26 @@ export function metaHostsFromEnv(env: Env): MetaHosts {
   };
 }
 
-/** `hosts` replaces the environment's when GRAPH_API_URL=sandbox (main.ts starts the simulation). */
+/**
+ * `hosts` and `apps` replace the environment's when GRAPH_API_URL=sandbox
+ * (main.ts starts the simulation, whose apps are its own).
+ */
 export function createMeta(
   env: Env,
-  hosts: MetaHosts = metaHostsFromEnv(env),
-  timeoutMs = 20_000,
+  opts: { hosts?: MetaHosts; apps?: MetaClient['apps']; timeoutMs?: number } = {},
 ): MetaClient {
+  const hosts = opts.hosts ?? metaHostsFromEnv(env);
+  const timeoutMs = opts.timeoutMs ?? 20_000;
+  const app = (id: string | undefined, secret: string | undefined) => (id && secret ? { id, secret } : null);
   return {
     hosts,
     graph: {
       facebook: createGraphClient({ baseUrl: hosts.graph, timeoutMs }),
       instagram: createGraphClient({ baseUrl: hosts.instagramGraph, timeoutMs }),
     },
-    apps: {
-      instagram:
-        env.INSTAGRAM_APP_ID && env.INSTAGRAM_APP_SECRET
-          ? { id: env.INSTAGRAM_APP_ID, secret: env.INSTAGRAM_APP_SECRET }
-          : null,
-      facebook:
-        env.FACEBOOK_APP_ID && env.FACEBOOK_APP_SECRET
-          ? { id: env.FACEBOOK_APP_ID, secret: env.FACEBOOK_APP_SECRET }
-          : null,
+    apps: opts.apps ?? {
+      instagram: app(env.INSTAGRAM_APP_ID, env.INSTAGRAM_APP_SECRET),
+      facebook: app(env.FACEBOOK_APP_ID, env.FACEBOOK_APP_SECRET),
     },
     publicUrl: env.PUBLIC_URL,
     appRedirectUris: env.APP_REDIRECT_URIS,

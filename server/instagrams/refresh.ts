@@ -12,36 +12,13 @@ import { GraphError, GraphNetworkError } from '../graph/errors.ts';
 import { formatInstant } from '../lib/time.ts';
 import { describeError, type Logger } from '../logger.ts';
 import { readProfile, refreshInstagramToken, type MetaClient } from './meta.ts';
+import { suspicionOf } from './suspicion.ts';
 import { appendInstagramEvent, openToken, suspectInstagram } from './service.ts';
 import type { StateReason } from './types.ts';
 
 const DAY_MS = 86_400_000;
 /** Tokens expiring within this window are refreshed by the daily job. */
 const REFRESH_WINDOW_MS = 30 * DAY_MS;
-
-/** Meta's errors that make an account `suspected`: token, permission, restriction. */
-export function suspicionOf(error: unknown): StateReason | null {
-  if (!(error instanceof GraphError) || error.action !== 'permanent') return null;
-  switch (error.errorCode) {
-    case 'GRAPH_TOKEN_INVALID':
-      return {
-        code: 'GRAPH_TOKEN_INVALID',
-        message: `Meta no longer accepts the token (${error.message}); connect the account again.`,
-      };
-    case 'GRAPH_PERMISSION_MISSING':
-      return {
-        code: 'GRAPH_PERMISSION_MISSING',
-        message: `${error.userMessage} Connect the account again and grant every permission asked for.`,
-      };
-    case 'GRAPH_ACCOUNT_RESTRICTED':
-      return {
-        code: 'GRAPH_ACCOUNT_RESTRICTED',
-        message: `${error.userMessage} Resolve it in the Instagram app.`,
-      };
-    default:
-      return null;
-  }
-}
 
 const tokenExpired = (at: Date): StateReason => ({
   code: 'TOKEN_EXPIRED',
@@ -80,7 +57,7 @@ export async function refreshAccount(
   const { db } = deps;
   if (row.tokenExpiresAt && row.tokenExpiresAt.getTime() <= now.getTime()) {
     const reason = tokenExpired(row.tokenExpiresAt);
-    await db.transaction((tx) => suspectInstagram(tx, row.id, reason, now));
+    await db.transaction((tx) => suspectInstagram(tx, row.id, reason, { now, ifToken: row.tokenCiphertext }));
     return { refreshed: false, suspected: true, message: reason.message };
   }
   const token = openToken(deps.cipher, row);
@@ -103,7 +80,9 @@ export async function refreshAccount(
   } catch (error) {
     const reason = suspicionOf(error);
     if (reason) {
-      await db.transaction((tx) => suspectInstagram(tx, row.id, reason, now));
+      await db.transaction((tx) =>
+        suspectInstagram(tx, row.id, reason, { now, ifToken: row.tokenCiphertext }),
+      );
       return { refreshed: false, suspected: true, message: reason.message };
     }
     deps.logger.warn({ instagramId: row.id, ...describeError(error) }, 'profile read failed');
@@ -154,7 +133,9 @@ export async function refreshAccount(
       // Meta will not refresh it, and it dies before the next daily try.
       (!transient && expiresSoon ? tokenExpired(row.tokenExpiresAt!) : null);
     if (reason) {
-      await db.transaction((tx) => suspectInstagram(tx, row.id, reason, now));
+      await db.transaction((tx) =>
+        suspectInstagram(tx, row.id, reason, { now, ifToken: row.tokenCiphertext }),
+      );
       return { refreshed: false, suspected: true, message: reason.message };
     }
     const message = `Meta did not refresh the token: ${reasonText(error)}`;

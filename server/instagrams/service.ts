@@ -277,10 +277,13 @@ export async function suspectInstagram(
   tx: Tx,
   id: number,
   reason: StateReason,
-  now = new Date(),
+  opts: { now?: Date; ifToken?: string } = {},
 ): Promise<void> {
+  const now = opts.now ?? new Date();
   const [current] = await tx.select().from(instagrams).where(eq(instagrams.id, id)).for('update');
   if (!current) return;
+  // Meta judged a token the account no longer has: the new one is not suspect.
+  if (opts.ifToken !== undefined && current.tokenCiphertext !== opts.ifToken) return;
   if (current.state === 'suspected' && current.stateReason?.code === reason.code) return;
   await tx
     .update(instagrams)

@@ -1,8 +1,12 @@
 import type { ContentType } from '../db/schema.ts';
+import type { FieldIssue } from '../errors.ts';
 import type { ReplacePostInput, UpdatePostInput } from './schemas.ts';
 
 /** What a post says, apart from its token and time. */
 export interface PostContent {
+  /** The connected account that publishes it, or null when the post carries its own token. */
+  instagram_id: number | null;
+  /** With an account, the service fills it in from the account. */
   user_id: string;
   content_type: ContentType;
   url: string;
@@ -13,6 +17,7 @@ export interface PostContent {
 }
 
 const EDITABLE_FIELDS = [
+  'instagram_id',
   'user_id',
   'content_type',
   'url',
@@ -31,6 +36,8 @@ export interface MergedEdit {
   changed: EditableField[];
   /** Whether the request sets date_pub (PUT always does: absent means "as soon as possible"). */
   datePubGiven: boolean;
+  /** A request that changes who publishes the post in a way that does not add up. */
+  issues: FieldIssue[];
 }
 
 /**
@@ -44,8 +51,25 @@ export function mergeEdit(
   mode: 'patch' | 'replace',
 ): MergedEdit {
   const given = (key: EditableField) => mode === 'replace' || input[key] !== undefined;
+  // Who publishes: the account named, or the post's own user_id + token (the schemas refuse a mix).
+  let instagramId = current.instagram_id;
+  let userId = current.user_id;
+  const issues: FieldIssue[] = [];
+  if (input.instagram_id !== undefined) instagramId = input.instagram_id;
+  else if (input.token !== undefined) {
+    instagramId = null;
+    userId = input.user_id ?? current.user_id;
+  } else if (input.user_id !== undefined) {
+    if (current.instagram_id !== null)
+      issues.push({
+        path: 'user_id',
+        message: 'the post names a connected account: send instagram_id, or user_id with token',
+      });
+    else userId = input.user_id;
+  }
   const content: PostContent = {
-    user_id: given('user_id') ? input.user_id! : current.user_id,
+    instagram_id: instagramId,
+    user_id: userId,
     content_type: given('content_type') ? input.content_type! : current.content_type,
     url: given('url') ? input.url! : current.url,
     caption: given('caption') ? (input.caption ?? null) : current.caption,
@@ -56,5 +80,5 @@ export function mergeEdit(
       : current.user_tags,
   };
   const changed = EDITABLE_FIELDS.filter((f) => f !== 'date_pub' && input[f] !== undefined);
-  return { content, changed, datePubGiven: given('date_pub') };
+  return { content, changed, datePubGiven: given('date_pub'), issues };
 }

@@ -87,21 +87,54 @@ const ZDatePub = z.iso
     description: 'When to publish, before 2100. Absent, null or in the past: as soon as possible.',
   });
 
+const ZInstagramRef = z.number().int().positive().max(Number.MAX_SAFE_INTEGER).meta({
+  description:
+    'A connected account (`GET /instagrams`) whose current token publishes the post: instead of `user_id` + `token`.',
+});
+
 const fields = {
-  user_id: ZUserId,
+  instagram_id: ZInstagramRef.optional(),
+  user_id: ZUserId.optional(),
   content_type: ZContentType,
   url: ZUrl,
   caption: ZCaption.nullish(),
   location_id: ZLocationId.nullish(),
   user_tags: ZUserTags.nullish(),
   thumb_offset: ZThumbOffset.nullish(),
-  token: ZGraphToken,
+  token: ZGraphToken.optional(),
   date_pub: ZDatePub.nullish(),
 };
 
-const withCrossFieldRules = <T extends z.ZodType<Parameters<typeof crossFieldIssues>[0]>>(schema: T) =>
+const MIXED = 'give instagram_id, or user_id with token, not both';
+
+/** A post names a connected account (`instagram_id`) or carries its own (`user_id` + `token`): exactly one. */
+export function formIssues(post: {
+  instagram_id?: number | undefined;
+  user_id?: string | undefined;
+  token?: string | undefined;
+}): { path: string; message: string }[] {
+  if (post.instagram_id !== undefined)
+    return [
+      ...(post.user_id !== undefined ? [{ path: 'user_id', message: MIXED }] : []),
+      ...(post.token !== undefined ? [{ path: 'token', message: MIXED }] : []),
+    ];
+  return [
+    ...(post.user_id === undefined
+      ? [{ path: 'user_id', message: 'user_id is required (or instagram_id instead of user_id and token)' }]
+      : []),
+    ...(post.token === undefined
+      ? [{ path: 'token', message: 'token is required (or instagram_id instead of user_id and token)' }]
+      : []),
+  ];
+}
+
+const withCrossFieldRules = <
+  T extends z.ZodType<Parameters<typeof crossFieldIssues>[0] & Parameters<typeof formIssues>[0]>,
+>(
+  schema: T,
+) =>
   schema.superRefine((post, ctx) => {
-    for (const issue of crossFieldIssues(post))
+    for (const issue of [...formIssues(post), ...crossFieldIssues(post)])
       ctx.addIssue({ code: 'custom', path: issue.path.split('.'), message: issue.message });
   });
 
@@ -118,6 +151,7 @@ export type ReplacePostInput = z.infer<typeof ZReplacePostInput>;
 export const ZUpdatePostInput = z
   .object({
     id: ZPostId,
+    instagram_id: ZInstagramRef.optional(),
     user_id: ZUserId.optional(),
     content_type: ZContentType.optional(),
     url: ZUrl.optional(),
@@ -128,12 +162,18 @@ export const ZUpdatePostInput = z
     token: ZGraphToken.optional(),
     date_pub: fields.date_pub,
   })
-  .strict();
+  .strict()
+  .superRefine((post, ctx) => {
+    if (post.instagram_id === undefined) return;
+    for (const path of ['user_id', 'token'] as const)
+      if (post[path] !== undefined) ctx.addIssue({ code: 'custom', path: [path], message: MIXED });
+  });
 export type UpdatePostInput = z.infer<typeof ZUpdatePostInput>;
 
 export const ZListPostsInput = z
   .object({
     user_id: ZUserId.optional(),
+    instagram_id: z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER).optional(),
     status: z.enum(POST_STATUSES).optional(),
     limit: z.coerce.number().int().min(1).max(200).default(50),
     cursor: z.string().max(64).optional().meta({ description: 'The `next_cursor` of the previous page.' }),
@@ -152,7 +192,10 @@ const ZUserTag = z
 export const ZPost = z
   .object({
     id: z.number().int(),
-    user_id: z.string(),
+    user_id: z.string().meta({ description: 'The Instagram account id the post goes to.' }),
+    instagram_id: z.number().int().nullable().meta({
+      description: 'The connected account that publishes it; null when the post carries its own token.',
+    }),
     content_type: ZContentType,
     url: z.string(),
     caption: z.string().nullable(),

@@ -1,7 +1,7 @@
 import { and, asc, eq, sql, type SQL } from 'drizzle-orm';
 import type { DbOrTx, Tx } from '../db/client.ts';
 import { rowMapper } from '../db/rows.ts';
-import { postEvents, posts, postUserTags, type PostRow } from '../db/schema.ts';
+import { instagrams, postEvents, posts, postUserTags, type PostRow } from '../db/schema.ts';
 import { arrayLiteral } from '../db/sql.ts';
 import type { TokenCipher } from '../crypto/token-cipher.ts';
 import { AppError } from '../errors.ts';
@@ -38,6 +38,7 @@ function toPostOutput(row: PostRow, tags: TagRow[]): PostOutput {
   return {
     id: row.id,
     user_id: row.igUserId,
+    instagram_id: row.instagramId,
     content_type: row.contentType,
     url: row.url,
     caption: row.caption,
@@ -98,6 +99,21 @@ async function writeTags(tx: Tx, postId: number, tags: TagInput, replace: boolea
 
 const toPostRow = rowMapper(posts);
 
+/**
+ * The caller's account a post names, share-locked until the transaction ends
+ * so it cannot be deleted under the post (a delete counts waiting posts).
+ */
+async function accountForPost(tx: Tx, ownerId: number, instagramId: number): Promise<{ igUserId: string }> {
+  const [account] = await tx
+    .select({ igUserId: instagrams.igUserId })
+    .from(instagrams)
+    .where(and(eq(instagrams.id, instagramId), eq(instagrams.ownerId, ownerId)))
+    .for('share');
+  if (!account)
+    throw new AppError('INSTAGRAM_NOT_FOUND', `No Instagram account ${instagramId} is connected.`);
+  return account;
+}
+
 export async function createPost(
   tx: Tx,
   ownerId: number,
@@ -106,15 +122,19 @@ export async function createPost(
 ): Promise<PostOutput> {
   const now = deps.now ?? new Date();
   const datePub = resolveDatePub(input.date_pub, now);
+  // The schema guarantees one form: an account, or user_id + token.
+  const instagramId = input.instagram_id ?? null;
+  const igUserId =
+    instagramId !== null ? (await accountForPost(tx, ownerId, instagramId)).igUserId : input.user_id!;
   await assertBelowScheduledCap(tx, { ownerId, max: deps.maxScheduled, counts: deps.waitingCounts });
-  await assertWithinPublishLimit(tx, { igUserId: input.user_id, at: datePub, limit: deps.publishLimit });
-  const sealed = deps.cipher.seal(input.token);
+  await assertWithinPublishLimit(tx, { igUserId, at: datePub, limit: deps.publishLimit });
+  const sealed = input.token !== undefined ? deps.cipher.seal(input.token) : null;
   // Plain SQL on this hot path: drizzle's builders cost more CPU than the statements (bench/REPORT.md).
   const [row] = await tx.execute(sql`
-    insert into posts (owner_id, ig_user_id, content_type, url, caption, location_id, thumb_offset,
+    insert into posts (owner_id, ig_user_id, instagram_id, content_type, url, caption, location_id, thumb_offset,
                        token_key_id, token_ciphertext, date_pub, created_at, updated_at)
-    values (${ownerId}, ${input.user_id}, ${input.content_type}, ${input.url}, ${input.caption ?? null},
-            ${input.location_id ?? null}, ${input.thumb_offset ?? null}, ${sealed.keyId}, ${sealed.ciphertext},
+    values (${ownerId}, ${igUserId}, ${instagramId}, ${input.content_type}, ${input.url}, ${input.caption ?? null},
+            ${input.location_id ?? null}, ${input.thumb_offset ?? null}, ${sealed?.keyId ?? null}, ${sealed?.ciphertext ?? null},
             ${datePub.toISOString()}::timestamptz, ${now.toISOString()}::timestamptz, ${now.toISOString()}::timestamptz)
     returning *`);
   const post = toPostRow(row!);
@@ -175,6 +195,7 @@ export async function listPosts(
   const filters = [
     sql`p.owner_id = ${ownerId}`,
     input.user_id ? sql`p.ig_user_id = ${input.user_id}` : undefined,
+    input.instagram_id ? sql`p.instagram_id = ${input.instagram_id}` : undefined,
     input.status ? sql`p.status = ${input.status}` : undefined,
     input.cursor ? sql`p.id < ${decodeCursor(input.cursor)}` : undefined,
   ].filter((f) => f !== undefined);
@@ -195,6 +216,12 @@ async function lockPost(tx: Tx, ownerId: number, id: number): Promise<PostRow> {
 }
 
 function assertEditable(row: PostRow): void {
+  // Held after asking Meta to publish, with no answer: it may be live. The run reads the container first.
+  if (row.publishRequestedAt && row.status === 'scheduled')
+    throw new AppError(
+      'POST_NOT_EDITABLE',
+      'Meta was asked to publish this post and has not said whether it did; it can change once that is known.',
+    );
   if (row.status === 'publishing' || row.status === 'published') {
     throw new AppError(
       'POST_NOT_EDITABLE',
@@ -220,8 +247,9 @@ export async function updatePost(
   const current = await lockPost(tx, ownerId, input.id);
   assertEditable(current);
   const currentTags = (await tagsByPost(tx, [current.id])).get(current.id)!;
-  const { content, changed, datePubGiven } = mergeEdit(
+  const merged = mergeEdit(
     {
+      instagram_id: current.instagramId,
       user_id: current.igUserId,
       content_type: current.contentType,
       url: current.url,
@@ -233,8 +261,17 @@ export async function updatePost(
     input,
     edit.mode,
   );
-  const issues = crossFieldIssues(content);
+  const { content, changed, datePubGiven } = merged;
+  const issues = [...merged.issues, ...crossFieldIssues(content)];
+  // A post whose account was disconnected (its failed copy stays) needs a new way to publish.
+  if (content.instagram_id === null && current.tokenCiphertext === null && input.token === undefined)
+    issues.push({
+      path: 'instagram_id',
+      message: 'the post’s account was disconnected: send instagram_id, or user_id with token',
+    });
   if (issues.length > 0) throw new AppError('VALIDATION_FAILED', undefined, { issues });
+  if (content.instagram_id !== null)
+    content.user_id = (await accountForPost(tx, ownerId, content.instagram_id)).igUserId;
 
   const wasFailed = current.status === 'failed';
   let datePub = datePubGiven ? resolveDatePub(input.date_pub, now) : current.datePub;
@@ -263,6 +300,9 @@ export async function updatePost(
     .update(posts)
     .set({
       igUserId: content.user_id,
+      instagramId: content.instagram_id,
+      // A post that names an account keeps no token of its own.
+      ...(content.instagram_id !== null ? { tokenKeyId: null, tokenCiphertext: null } : {}),
       contentType: content.content_type,
       url: content.url,
       caption: content.caption,

@@ -18,7 +18,7 @@ export async function createContainer(run: PublishRun): Promise<string> {
     .where(eq(postUserTags.postId, post.id))
     .orderBy(asc(postUserTags.position));
   // Each kind's own Graph parameters are chosen in containerForm (graph-client.ts).
-  return deps.graph.createContainer(post.igUserId, run.token, {
+  return run.graph.createContainer(post.igUserId, run.token, {
     contentType: post.contentType,
     url: post.url,
     caption: post.caption,
@@ -42,7 +42,7 @@ export async function findPublishedMedia(
   run: PublishRun,
   mediaId: string | null,
 ): Promise<{ mediaId: string | null; permalink: string | null; publishedAt: Date | null }> {
-  const { graph } = run.deps;
+  const { graph } = run;
   if (mediaId) {
     const media = await graph.media(mediaId, run.token);
     return { mediaId, permalink: media.permalink, publishedAt: media.timestamp };

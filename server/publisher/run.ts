@@ -8,10 +8,12 @@
 import { and, eq, sql } from 'drizzle-orm';
 import type { TokenCipher } from '../crypto/token-cipher.ts';
 import type { Db } from '../db/client.ts';
-import { posts, type PostRow } from '../db/schema.ts';
+import { instagrams, posts, type InstagramState, type LoginType, type PostRow } from '../db/schema.ts';
 import { intervalOf } from '../db/sql.ts';
 import { GraphError, GraphNetworkError, type GraphAction } from '../graph/errors.ts';
 import type { ContainerStatus, GraphClient, PublishingLimit } from '../graph/graph-client.ts';
+import { loginTypeOf, type MetaClient } from '../instagrams/meta.ts';
+import { suspicionOf } from '../instagrams/suspicion.ts';
 import { schedulePublishJob } from '../jobs/publish-post.ts';
 import { formatInstant } from '../lib/time.ts';
 import { describeError, type Logger } from '../logger.ts';
@@ -22,6 +24,7 @@ import {
   clearPublishRequest,
   dropContainer,
   handOver,
+  hold,
   LeaseLost,
   markFailed,
   markPublished,
@@ -56,7 +59,8 @@ export const DEFAULT_PUBLISHER_SETTINGS: PublisherSettings = {
 
 export interface PublisherDeps {
   db: Db;
-  graph: GraphClient;
+  /** Meta's Graph hosts: a post goes through the host of its token's login type. */
+  meta: MetaClient;
   cipher: TokenCipher;
   logger: Logger;
   settings: PublisherSettings;
@@ -80,23 +84,55 @@ export interface PublishRun {
   /** The job's priority, kept when the job is re-added (its owner's place in line). */
   readonly priority: number;
   readonly log: Logger;
-  /** The account's Graph token, decrypted on first use. */
+  /** The connected account the post names, as read when the run began; null when the post has its own token. */
+  readonly account: RunAccount | null;
+  /** The Graph token: the account's current one, or the post's own. */
   readonly token: string;
+  /** The Graph host of the token's login type. */
+  readonly graph: GraphClient;
 }
 
-function makeRun(deps: PublisherDeps, post: PostRow, job: PublishJob): PublishRun {
-  let token: string | undefined;
+export interface RunAccount {
+  id: number;
+  state: InstagramState;
+  loginType: LoginType;
+  /** The sealed token the run uses: a suspicion applies only while the account still has it. */
+  tokenCiphertext: string;
+}
+
+/** A run's token and host: the named account's current ones, or the post's own (null if it has none left). */
+async function makeRun(deps: PublisherDeps, post: PostRow, job: PublishJob): Promise<PublishRun | null> {
   const { owner, priority } = job;
+  let account: RunAccount | null = null;
+  let sealed: { keyId: string; ciphertext: string } | null = null;
+  if (post.instagramId !== null) {
+    const [row] = await deps.db
+      .select({
+        state: instagrams.state,
+        loginType: instagrams.loginType,
+        tokenKeyId: instagrams.tokenKeyId,
+        tokenCiphertext: instagrams.tokenCiphertext,
+      })
+      .from(instagrams)
+      .where(eq(instagrams.id, post.instagramId));
+    if (row) {
+      account = { id: post.instagramId, ...row };
+      sealed = { keyId: row.tokenKeyId, ciphertext: row.tokenCiphertext };
+    }
+  } else if (post.tokenKeyId && post.tokenCiphertext) {
+    sealed = { keyId: post.tokenKeyId, ciphertext: post.tokenCiphertext };
+  }
+  if (!sealed) return null;
+  const token = deps.cipher.open(sealed);
   return {
     deps,
     post,
     owner,
     priority,
     log: deps.logger.child({ postId: post.id, owner }),
-    get token() {
-      token ??= deps.cipher.open({ keyId: post.tokenKeyId, ciphertext: post.tokenCiphertext });
-      return token;
-    },
+    account,
+    token,
+    graph: deps.meta.graph[account?.loginType ?? loginTypeOf(token)],
   };
 }
 
@@ -143,8 +179,11 @@ export async function publishPost(deps: PublisherDeps, job: PublishJob): Promise
     ownWorkerIds: deps.ownWorkerIds(),
   });
   if (!post) return rescheduleIfMoved(deps.db, job);
-  const run = makeRun(deps, post, job);
+  const run = await makeRun(deps, post, job);
+  if (!run) return failWithoutToken(deps, post, job);
   try {
+    // A stopped or suspected account's posts wait; a run that already asked Meta to publish settles that first.
+    if (run.account && run.account.state !== 'start' && !post.publishRequestedAt) return await hold(run, {});
     await publishSteps(run);
   } catch (error) {
     if (error instanceof LeaseLost) {
@@ -163,6 +202,20 @@ export async function publishPost(deps: PublisherDeps, job: PublishJob): Promise
   }
 }
 
+/** The post's account was disconnected after it failed, and it was scheduled again without a new one. */
+async function failWithoutToken(deps: PublisherDeps, post: PostRow, job: PublishJob): Promise<void> {
+  await markFailed(
+    { deps, post, owner: job.owner },
+    {
+      code: 'GRAPH_TOKEN_INVALID',
+      message:
+        'The post has no token: its Instagram account was disconnected. Name a connected account in instagram_id.',
+      graph_code: null,
+      graph_subcode: null,
+    },
+  );
+}
+
 /** Not claimable: deleted, done, owned by a live run, or moved later (make sure its job follows). */
 async function rescheduleIfMoved(db: Db, { postId, priority }: PublishJob): Promise<void> {
   const [post] = await db
@@ -175,8 +228,7 @@ async function rescheduleIfMoved(db: Db, { postId, priority }: PublishJob): Prom
 }
 
 async function publishSteps(run: PublishRun): Promise<void> {
-  const { graph } = run.deps;
-  const { post } = run;
+  const { graph, post } = run;
 
   // 1. After media_publish was asked for, never publish blind: the container says what happened.
   if (post.publishRequestedAt && post.creationId) {
@@ -209,6 +261,8 @@ async function publishSteps(run: PublishRun): Promise<void> {
     if (action === 'poll' || action === 'quota') await clearPublishRequest(run);
     // "Gone": the retry must make a fresh container, not publish the dead one again.
     if (action === 'new_container') await dropContainer(run);
+    // Any other definite refusal (a bad token, a missing permission) also means nothing went out.
+    if (action === 'permanent') await clearPublishRequest(run);
     if (action === 'poll') {
       return handOver(run, {
         runAt: new Date(Date.now() + run.deps.settings.pollDelayMs),
@@ -320,12 +374,18 @@ async function onFailure(run: PublishRun, error: unknown): Promise<void> {
   const action = actionOf(error);
   const postError = errorOf(error);
   if (action === 'quota') {
-    const limit = await run.deps.graph
+    const limit = await run.graph
       .publishingLimit(run.post.igUserId, run.token)
       .catch(() => ({ quotaUsage: 0, quotaTotal: 0, quotaDurationSeconds: 86_400 }));
     return waitForQuota(run, limit);
   }
   if (action === 'permanent') {
+    // Meta's word on the account, not the post: the account is suspected and its posts wait for a new token.
+    const suspicion = run.account ? suspicionOf(error) : null;
+    if (suspicion) {
+      run.log.info({ code: postError.code }, 'the account is suspected; holding the post');
+      return hold(run, { suspect: suspicion, error: postError });
+    }
     run.log.info({ code: postError.code }, 'publishing failed permanently');
     return markFailed(run, postError);
   }

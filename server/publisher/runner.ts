@@ -10,7 +10,14 @@ import type { TokenCipher } from '../crypto/token-cipher.ts';
 import type { Db } from '../db/client.ts';
 import { arrayLiteral } from '../db/sql.ts';
 import { DATABASE_UNAVAILABLE_CODES } from '../db/unavailable.ts';
-import type { GraphClient } from '../graph/graph-client.ts';
+import type { MetaClient } from '../instagrams/meta.ts';
+import { deleteExpiredOAuthStates } from '../instagrams/oauth.ts';
+import { refreshDueAccounts } from '../instagrams/refresh.ts';
+import {
+  REFRESH_TOKENS_CRONTAB,
+  REFRESH_TOKENS_TASK,
+  ZRefreshTokensPayload,
+} from '../jobs/refresh-tokens.ts';
 import { PRUNE_EXPIRED_CRONTAB, PRUNE_EXPIRED_TASK, ZPruneExpiredPayload } from '../jobs/prune-expired.ts';
 import { PUBLISH_POST_TASK, ZPublishPostPayload } from '../jobs/publish-post.ts';
 import {
@@ -26,7 +33,8 @@ import { DEFAULT_PUBLISHER_SETTINGS, publishPost, type PublisherSettings } from 
 export interface WorkerOptions {
   url: string;
   db: Db;
-  graph: GraphClient;
+  /** Meta's hosts: publishing, and the daily token and profile refresh. */
+  meta: MetaClient;
   cipher: TokenCipher;
   logger: Logger;
   /** Jobs run at once by this process (WORKER_CONCURRENCY). */
@@ -128,7 +136,7 @@ export async function startPublishWorker(opts: WorkerOptions): Promise<PublishWo
     noHandleSignals: true,
     logger: workerLogger(logger),
     events,
-    crontab: [RECONCILE_CRONTAB, PRUNE_EXPIRED_CRONTAB].join('\n'),
+    crontab: [RECONCILE_CRONTAB, PRUNE_EXPIRED_CRONTAB, REFRESH_TOKENS_CRONTAB].join('\n'),
     taskList: {
       [PUBLISH_POST_TASK]: async (payload, helpers) => {
         const { postId } = ZPublishPostPayload.parse(payload);
@@ -147,7 +155,21 @@ export async function startPublishWorker(opts: WorkerOptions): Promise<PublishWo
         ZPruneExpiredPayload.parse(payload);
         const sessions = await deleteExpiredSessions(opts.db);
         const counters = await deleteExpiredRateLimits(opts.db);
-        logger.info({ sessions, counters }, 'deleted expired sessions and rate-limit counters');
+        const oauthStates = await deleteExpiredOAuthStates(opts.db);
+        logger.info(
+          { sessions, counters, oauthStates },
+          'deleted expired sessions, rate-limit counters and OAuth states',
+        );
+      },
+      [REFRESH_TOKENS_TASK]: async (payload) => {
+        ZRefreshTokensPayload.parse(payload);
+        const outcome = await refreshDueAccounts({
+          db: opts.db,
+          meta: opts.meta,
+          cipher: opts.cipher,
+          logger,
+        });
+        logger.info(outcome, 'refreshed Instagram accounts');
       },
     },
   });

@@ -8,7 +8,9 @@
 import { and, eq, sql, type SQL } from 'drizzle-orm';
 import type { Db, DbOrTx } from '../db/client.ts';
 import { rowMapper } from '../db/rows.ts';
-import { posts, type PostRow } from '../db/schema.ts';
+import { instagrams, posts, type PostRow } from '../db/schema.ts';
+import { suspectInstagram } from '../instagrams/service.ts';
+import type { StateReason } from '../instagrams/types.ts';
 import { arrayLiteral, intervalOf } from '../db/sql.ts';
 import { schedulePublishJob } from '../jobs/publish-post.ts';
 import { appendEvent, eventInsert, type PostEventInput } from '../posts/events.ts';
@@ -63,12 +65,11 @@ export async function claim(
   return row ? toPostRow(row) : undefined;
 }
 
+/** What a write needs of a run: the post and who holds its lease. */
+type Owned = Pick<PublishRun, 'deps' | 'post' | 'owner'>;
+
 /** Writes to a post the run still owns, renewing its lease; throws LeaseLost otherwise. */
-async function writeOwned(
-  tx: DbOrTx,
-  run: PublishRun,
-  set: Partial<typeof posts.$inferInsert>,
-): Promise<void> {
+async function writeOwned(tx: DbOrTx, run: Owned, set: Partial<typeof posts.$inferInsert>): Promise<void> {
   const rows = await tx
     .update(posts)
     .set({ leaseExpiresAt: sql`now() + ${intervalOf(run.deps.settings.leaseMs)}`, ...set })
@@ -167,10 +168,57 @@ export async function markPublished(
   });
 }
 
-export async function markFailed(run: PublishRun, error: PostError): Promise<void> {
+export async function markFailed(run: Owned, error: PostError): Promise<void> {
   await run.deps.db.transaction(async (tx) => {
     await writeOwned(tx, run, { status: 'failed', lastError: error, leaseOwner: null, leaseExpiresAt: null });
     await appendEvent(tx, run.post.id, { type: 'failed', message: error.message, error });
+  });
+}
+
+/**
+ * The post waits while its account is stopped or suspected: back to
+ * `scheduled` with a `held` event, and no job (this run's ends), until
+ * starting or reconnecting the account releases it (instagrams/held-posts.ts).
+ * With `suspect`, Meta's refusal first makes the account suspected, unless
+ * its token was replaced since the run read it: then the post simply runs
+ * again with the new one. Takes the account's row lock, as a start does, so
+ * a post is never held after its account was started.
+ */
+export async function hold(
+  run: PublishRun,
+  opts: { suspect?: StateReason; error?: PostError },
+): Promise<void> {
+  const account = run.account!;
+  await run.deps.db.transaction(async (tx) => {
+    const [current] = await tx
+      .select({ state: instagrams.state, tokenCiphertext: instagrams.tokenCiphertext })
+      .from(instagrams)
+      .where(eq(instagrams.id, account.id))
+      .for('update');
+    const sameToken = current?.tokenCiphertext === account.tokenCiphertext;
+    if (opts.suspect && sameToken) await suspectInstagram(tx, account.id, opts.suspect);
+    else if (current?.state === 'start') {
+      // Started or reconnected since the run looked: go on at once, with whatever token it has now.
+      await writeOwned(tx, run, { leaseOwner: null });
+      await schedulePublishJob(tx, { postId: run.post.id, runAt: new Date(), priority: run.priority });
+      return;
+    }
+    const state = opts.suspect && sameToken ? 'suspected' : (current?.state ?? 'stop');
+    await writeOwned(tx, run, {
+      status: 'scheduled',
+      leaseOwner: null,
+      leaseExpiresAt: null,
+      // Not an attempt: the claim that counted it found the account paused.
+      attempts: Math.max(0, run.post.attempts - 1),
+    });
+    await appendEvent(tx, run.post.id, {
+      type: 'held',
+      message:
+        state === 'suspected'
+          ? `The Instagram account is suspected (${opts.suspect?.message ?? 'see its events'}); the post waits for a new token.`
+          : 'The Instagram account is stopped; the post waits until it is started.',
+      error: opts.error ?? null,
+    });
   });
 }
 

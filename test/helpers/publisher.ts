@@ -1,7 +1,7 @@
 export { waitFor } from './wait.ts';
 import { createTokenCipher } from '../../server/crypto/token-cipher.ts';
 import { FakeGraph, type FakeGraphOptions } from '../../server/graph/fake-graph.ts';
-import { createGraphClient } from '../../server/graph/graph-client.ts';
+import { createMeta } from '../../server/instagrams/meta.ts';
 import type { PublisherSettings } from '../../server/publisher/run.ts';
 import { startPublishWorker, type PublishWorker } from '../../server/publisher/runner.ts';
 import { randomBytes } from 'node:crypto';
@@ -33,14 +33,18 @@ export async function startPublisherEnv(
   const fake = new FakeGraph(opts.fake);
   await fake.start();
   const key = randomBytes(32);
-  const server = await startTestServer({ ENCRYPTION_KEY: key.toString('base64'), ...opts.env });
+  const server = await startTestServer({
+    ENCRYPTION_KEY: key.toString('base64'),
+    ...fake.env(),
+    ...opts.env,
+  });
   const user = await userWithToken(server.database.db);
   const workers: PublishWorker[] = [];
   const startWorker = async (settings?: Partial<PublisherSettings>) => {
     const worker = await startPublishWorker({
       url: server.database.url,
       db: server.database.db,
-      graph: createGraphClient({ baseUrl: fake.url, timeoutMs: 2_000 }),
+      meta: createMeta(server.env, { timeoutMs: 2_000 }),
       cipher: createTokenCipher(key),
       logger: captureLogger().logger,
       concurrency: 5,
