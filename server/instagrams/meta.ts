@@ -243,11 +243,10 @@ export async function verifyToken(
         now,
       );
       if (input.userId && input.userId !== profile.igUserId)
-        throw new AppError('VALIDATION_FAILED', undefined, {
-          issues: [
-            { path: 'user_id', message: `the token is for account ${profile.igUserId}, not ${input.userId}` },
-          ],
-        });
+        throw new AppError(
+          'INSTAGRAM_LOGIN_FAILED',
+          `The token is for Instagram account ${profile.igUserId} (@${profile.username}), not ${input.userId}.`,
+        );
       const long = await longLivedInstagram(meta, input.token, now);
       return { loginType: 'instagram', ...profile, ...long };
     }

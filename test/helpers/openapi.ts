@@ -12,10 +12,14 @@ const ajv = new Ajv2020({ strict: false, allErrors: true });
 addFormats(ajv);
 ajv.addSchema({ $id: 'openapi', components: document.components });
 
-const templates = Object.keys(document.paths).map((template) => ({
-  template,
-  regex: new RegExp(`^${template.replace(/\{[^}]+\}/g, '[^/]+')}$`),
-}));
+// Literal paths before templated ones: /instagrams/connect is not /instagrams/{id}.
+const templates = Object.keys(document.paths)
+  .map((template) => ({
+    template,
+    regex: new RegExp(`^${template.replace(/\{[^}]+\}/g, '[^/]+')}$`),
+    params: (template.match(/\{/g) ?? []).length,
+  }))
+  .sort((a, b) => a.params - b.params);
 const compiled = new Map<string, ValidateFunction>();
 
 /** Responses that did not match the document, collected for a final assertion. */

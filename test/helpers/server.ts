@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { createTokenCipher, decodeKey } from '../../server/crypto/token-cipher.ts';
+import { freePort } from '../../server/db/embedded.ts';
 import { parseEnv, type Env } from '../../server/env.ts';
 import { createApp } from '../../server/http/app.ts';
 import { createHttpServer, listen } from '../../server/http/server.ts';
@@ -41,13 +41,21 @@ export async function startTestServer(
   } = {},
 ): Promise<TestServer> {
   const database = opts.databaseOf?.database ?? (await createTestDatabase());
-  const env = parseEnv({ NODE_ENV: 'test', DATABASE_URL: database.url, LOG_LEVEL: 'debug', ...envOverrides });
+  // The port is known before the app is made, so PUBLIC_URL (OAuth's callback) points at this server.
+  const port = await freePort();
+  const env = parseEnv({
+    NODE_ENV: 'test',
+    DATABASE_URL: database.url,
+    LOG_LEVEL: 'debug',
+    PORT: String(port),
+    PUBLIC_URL: `http://127.0.0.1:${port}`,
+    ...envOverrides,
+  });
   const { logger, text } = captureLogger();
   const cipher = createTokenCipher(env.ENCRYPTION_KEY ? decodeKey(env.ENCRYPTION_KEY)! : randomBytes(32));
   const app = createApp({ database, env, logger, cipher, openApiDocument: buildOpenApiDocument() });
   const server = createHttpServer(app, opts);
-  await listen(server, 0, '127.0.0.1');
-  const { port } = server.address() as AddressInfo;
+  await listen(server, port, '127.0.0.1');
   return {
     baseUrl: `http://127.0.0.1:${port}`,
     database,

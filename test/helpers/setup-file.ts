@@ -3,5 +3,5 @@ import { openApiViolations } from './openapi.ts';
 
 // Every REST response any test received must match openapi/openapi.json.
 afterAll(() => {
-  expect(openApiViolations).toEqual([]);
+  expect(openApiViolations, openApiViolations.join('\n')).toEqual([]);
 });
