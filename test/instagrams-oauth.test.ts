@@ -73,10 +73,10 @@ describe('OAuth connect, Instagram Login', () => {
       client_secret: env.fake.apps.instagram.secret,
     });
     // Only the state's hash is stored, and it is gone once used.
-    const [{ n }] = await env.server.database.sql<
+    const [states] = await env.server.database.sql<
       { n: number }[]
     >`select count(*)::int as n from oauth_states`;
-    expect(n).toBe(0);
+    expect(states!.n).toBe(0);
   });
 
   it('accepts the code exchange answer wrapped in data[]', async () => {

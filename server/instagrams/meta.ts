@@ -99,6 +99,9 @@ function unwrap(body: Record<string, unknown>): Record<string, unknown> {
     : body;
 }
 
+/** Graph ids come as strings, sometimes as numbers. */
+const idOf = (v: unknown) =>
+  typeof v === 'string' && v !== '' ? v : typeof v === 'number' ? String(v) : null;
 const str = (v: unknown) => (typeof v === 'string' && v !== '' ? v : null);
 const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : null);
 
@@ -149,7 +152,7 @@ export async function readProfile(
           fields: FB_PROFILE_FIELDS,
         });
   // The account id is `user_id` on the Instagram host (`id` there is app-scoped).
-  const igUserId = String(body.user_id ?? body.id ?? account.igUserId);
+  const igUserId = idOf(body.user_id) ?? idOf(body.id) ?? account.igUserId;
   const info = infoOf(body, now);
   return { igUserId, username: info.username, info };
 }
@@ -220,8 +223,9 @@ async function linkedAccounts(meta: MetaClient, userToken: string): Promise<Link
   return pages.flatMap((page) => {
     const ig = page.instagram_business_account as { id?: unknown; username?: unknown } | undefined;
     const pageToken = str(page.access_token);
-    if (!ig?.id || !pageToken) return [];
-    return [{ igUserId: String(ig.id), username: str(ig.username) ?? '', pageToken }];
+    const igUserId = idOf(ig?.id);
+    if (!igUserId || !pageToken) return [];
+    return [{ igUserId, username: str(ig?.username) ?? '', pageToken }];
   });
 }
 

@@ -28,7 +28,7 @@ const hashState = (state: string) => createHash('sha256').update(state).digest('
  * allows `myapp://oauth/done` and `myapp://oauth?x`, never `myapp://oauthevil`.
  */
 export function redirectAllowed(uri: string, prefixes: string[]): boolean {
-  if (/[\s\u0000-\u001f\\]/.test(uri)) return false;
+  if (/[\s\p{Cc}\\]/u.test(uri)) return false;
   return prefixes.some(
     (p) => uri === p || (uri.startsWith(p) && (/[/?#]$/.test(p) || /^[/?#]/.test(uri.slice(p.length)))),
   );

@@ -10,7 +10,7 @@ const ZToken = z
   .trim()
   .min(1, 'token is required')
   .max(2048, 'token is at most 2048 characters')
-  .refine((v) => !/[\s\u0000]/.test(v), 'token must not contain spaces or NUL characters')
+  .refine((v) => !/[\s\p{Cc}]/u.test(v), 'token must not contain spaces or control characters')
   .meta({
     description:
       'A Graph access token: `IG…` (Instagram Login) or `EAA…` (Facebook Login). Write-only: checked with Meta, stored encrypted, never returned.',
