@@ -133,10 +133,19 @@ const withCrossFieldRules = <
 >(
   schema: T,
 ) =>
-  schema.superRefine((post, ctx) => {
-    for (const issue of [...formIssues(post), ...crossFieldIssues(post)])
-      ctx.addIssue({ code: 'custom', path: issue.path.split('.'), message: issue.message });
-  });
+  schema
+    // Which form the post takes is told even when other fields are bad too: one answer lists every problem.
+    .superRefine(
+      (post, ctx) => {
+        for (const issue of formIssues(post))
+          ctx.addIssue({ code: 'custom', path: issue.path.split('.'), message: issue.message });
+      },
+      { when: (payload) => typeof payload.value === 'object' && payload.value !== null },
+    )
+    .superRefine((post, ctx) => {
+      for (const issue of crossFieldIssues(post))
+        ctx.addIssue({ code: 'custom', path: issue.path.split('.'), message: issue.message });
+    });
 
 export const ZCreatePostInput = withCrossFieldRules(z.object(fields).strict());
 export type CreatePostInput = z.infer<typeof ZCreatePostInput>;
