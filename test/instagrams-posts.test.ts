@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTokenCipher, decodeKey } from '../server/crypto/token-cipher.ts';
 import { createMeta } from '../server/instagrams/meta.ts';
 import { refreshDueAccounts } from '../server/instagrams/refresh.ts';
+import { reconcile } from '../server/publisher/reconcile.ts';
 import { GRAPH_TOKEN } from './helpers/post-fixtures.ts';
 import { startPublisherEnv, waitFor, type PublisherEnv } from './helpers/publisher.ts';
 import { captureLogger } from './helpers/server.ts';
@@ -218,6 +219,15 @@ describe('stop and start', () => {
     const c = await post(id, { date_pub: inSeconds(3600) });
     await held(a.id);
     await held(b.id);
+    // Held on purpose: the minutely reconcile leaves them alone.
+    await env.server.database
+      .sql`update posts set date_pub = date_pub - interval '1 minute' where id in (${a.id}, ${b.id})`;
+    const { readded } = await reconcile(env.server.database.db, {
+      logger: captureLogger().logger,
+      deadWorkerMs: 3_000,
+    });
+    expect(readded).toBe(0);
+    expect(await postEvents(a.id)).not.toContain('recovered');
     // An edit re-adds the post's job; the run holds it again rather than publishing.
     const edited = await env.api('PATCH', `/posts/${a.id}`, {
       body: { caption: `${a.caption} edited` },

@@ -11,8 +11,9 @@ import { publishingRunGone } from './transitions.ts';
  * crontab) and shortly after each worker start.
  * 1. Jobs locked by a worker whose process stopped heartbeating are unlocked
  *    (graphile-worker alone would keep them locked for 4 hours).
- * 2. A `scheduled` post that is overdue, or a `publishing` post whose run is
- *    gone, gets its job back if it has none.
+ * 2. A `scheduled` post that is overdue (and not held: its account is
+ *    started), or a `publishing` post whose run is gone, gets its job back
+ *    if it has none.
  * 3. Day-old heartbeats are deleted.
  */
 export async function reconcile(
@@ -34,7 +35,10 @@ export async function reconcile(
 
   const stuck = await db.execute<{ id: string }>(sql`
     select p.id from posts p
-    where ((p.status = 'scheduled' and p.date_pub < now() - interval '30 seconds')
+    where ((p.status = 'scheduled' and p.date_pub < now() - interval '30 seconds'
+            -- A post of a stopped or suspected account is held on purpose: starting it brings it back.
+            and (p.instagram_id is null
+                 or exists (select 1 from instagrams i where i.id = p.instagram_id and i.state = 'start')))
            or ${publishingRunGone(opts.deadWorkerMs)})
       and not exists (select 1 from graphile_worker.jobs j where j.key = ${PUBLISH_JOB_KEY_PREFIX} || p.id)
     order by p.date_pub
