@@ -72,6 +72,8 @@ describe('connecting with a token', () => {
     const events = await env.api('GET', `/instagrams/${res.body.id}/events`, { token: env.token });
     expect(events.body.items.map((e: { type: string }) => e.type)).toEqual(['connected']);
     expect(env.server.logs()).not.toContain(token);
+    // Subscribed to comment webhooks for channels, on the account's own host.
+    expect(env.fake.subscriptions.get(account.igUserId)).toBe('comments,messages');
   });
 
   it('exchanges a short-lived Instagram token for a long-lived one', async () => {

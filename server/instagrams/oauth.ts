@@ -11,7 +11,7 @@ import type { Request, Response } from 'express';
 import { and, eq, sql } from 'drizzle-orm';
 import type { TokenCipher } from '../crypto/token-cipher.ts';
 import type { Db, Tx } from '../db/client.ts';
-import { oauthStates, type LoginType } from '../db/schema.ts';
+import { oauthStates, type InstagramRow, type LoginType } from '../db/schema.ts';
 import { AppError, ERRORS, toAppError, type ErrorCode } from '../errors.ts';
 import { formatInstant } from '../lib/time.ts';
 import { describeError, type Logger } from '../logger.ts';
@@ -111,6 +111,26 @@ function statePage(req: Request, res: Response): void {
     );
 }
 
+/**
+ * Subscribes a just-connected account to comment and message webhooks.
+ * Publishing does not need them, so a failure is an event, not a failed connect.
+ */
+export async function subscribeConnected(
+  deps: { db: Db; meta: MetaClient; logger: Logger },
+  row: Pick<InstagramRow, 'id' | 'loginType' | 'igUserId'>,
+  token: string,
+): Promise<void> {
+  try {
+    await subscribeWebhooks(deps.meta, { loginType: row.loginType, igUserId: row.igUserId, token });
+  } catch (error) {
+    deps.logger.warn({ instagramId: row.id, ...describeError(error) }, 'subscribed_apps failed');
+    await appendInstagramEvent(deps.db, row.id, {
+      type: 'refresh_failed',
+      message: 'Could not subscribe the account to comment webhooks; connect it again to retry.',
+    });
+  }
+}
+
 export interface CallbackDeps {
   db: Db;
   meta: MetaClient;
@@ -141,22 +161,7 @@ export function oauthCallback(deps: CallbackDeps) {
           saved.push((await saveVerifiedAccount(tx, taken.ownerId, account, { cipher: deps.cipher })).row);
         return saved;
       });
-      for (const [i, row] of rows.entries()) {
-        try {
-          await subscribeWebhooks(deps.meta, {
-            loginType,
-            igUserId: row.igUserId,
-            token: accounts[i]!.token,
-          });
-        } catch (error) {
-          // Publishing does not need it; channels say so when they start.
-          deps.logger.warn({ instagramId: row.id, ...describeError(error) }, 'subscribed_apps failed');
-          await appendInstagramEvent(deps.db, row.id, {
-            type: 'refresh_failed',
-            message: 'Could not subscribe the account to comment webhooks; channels will poll instead.',
-          });
-        }
-      }
+      for (const [i, row] of rows.entries()) await subscribeConnected(deps, row, accounts[i]!.token);
       back(res, taken.redirectUri, { status: 'connected', instagram_id: rows.map((r) => r.id).join(',') });
     } catch (error) {
       const appError = toAppError(error);

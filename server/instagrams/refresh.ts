@@ -4,6 +4,7 @@
  * old and not yet expired), daily by the `refresh_tokens` job and on
  * `POST /instagrams/{id}/refresh`. Meta is asked outside any transaction.
  */
+import { isDeepStrictEqual } from 'node:util';
 import { and, eq, ne } from 'drizzle-orm';
 import type { TokenCipher } from '../crypto/token-cipher.ts';
 import type { Db } from '../db/client.ts';
@@ -51,7 +52,12 @@ const reasonText = (error: unknown) =>
 export async function refreshAccount(
   deps: RefreshDeps,
   row: InstagramRow,
-  opts: { refreshToken: boolean; now?: Date },
+  opts: {
+    refreshToken: boolean;
+    /** Record `profile_synced` even when nothing changed (asked for by the user, not the daily job). */
+    alwaysRecord?: boolean;
+    now?: Date;
+  },
 ): Promise<RefreshOutcome> {
   const now = opts.now ?? new Date();
   const { db } = deps;
@@ -67,15 +73,20 @@ export async function refreshAccount(
       { loginType: row.loginType, igUserId: row.igUserId, token },
       now,
     );
+    // The daily read records an event only when the profile changed: a year of "nothing new" helps no one.
+    const { fetched_at: _was, ...before } = row.info;
+    const { fetched_at: _now, ...after } = profile.info;
+    const changed = !isDeepStrictEqual(before, after);
     await db.transaction(async (tx) => {
       await tx
         .update(instagrams)
         .set({ info: profile.info, username: profile.username || row.username, updatedAt: now })
         .where(eq(instagrams.id, row.id));
-      await appendInstagramEvent(tx, row.id, {
-        type: 'profile_synced',
-        message: 'Profile read from Instagram.',
-      });
+      if (changed || opts.alwaysRecord)
+        await appendInstagramEvent(tx, row.id, {
+          type: 'profile_synced',
+          message: changed ? 'Profile read from Instagram; it changed.' : 'Profile read from Instagram.',
+        });
     });
   } catch (error) {
     const reason = suspicionOf(error);

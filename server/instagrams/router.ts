@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { AppError } from '../errors.ts';
 import { authedProcedure, router, type AuthedContext } from '../trpc.ts';
 import { connectError, readProfile, verifyToken } from './meta.ts';
-import { startOAuth } from './oauth.ts';
+import { startOAuth, subscribeConnected } from './oauth.ts';
 import { refreshAccount } from './refresh.ts';
 import {
   ZConnectInput,
@@ -110,6 +110,7 @@ export const instagramsRouter = router({
       const { row, created } = await ctx.db.transaction((tx) =>
         saveVerifiedAccount(tx, ctx.user.id, verified, { cipher: ctx.cipher, settings: input }),
       );
+      await subscribeConnected(ctx, row, verified.token);
       if (!created) ctx.successStatus.value = 200;
       return toInstagramOutput(row);
     }),
@@ -282,7 +283,7 @@ export const instagramsRouter = router({
       const outcome = await refreshAccount(
         { db: ctx.db, meta: ctx.meta, cipher: ctx.cipher, logger: ctx.logger },
         row,
-        { refreshToken: true },
+        { refreshToken: true, alwaysRecord: true },
       );
       return {
         instagram: toInstagramOutput(await getInstagramRow(ctx.db, ctx.user.id, input.id)),
