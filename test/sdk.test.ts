@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createClient, errorCode, type paths } from '@autopost/instagram-autopost-sdk';
+import { createClient, errorCode, errorNumber, type paths } from '@autopost/instagram-autopost-sdk';
 import createFetchClient from 'openapi-fetch';
 import { GRAPH_TOKEN } from './helpers/post-fixtures.ts';
 import { useTestServer } from './helpers/setup.ts';
@@ -48,6 +48,20 @@ describe('the SDK against a running server', () => {
       .mutate({ user_id: 'abc', content_type: 'Photo', url: 'http://x.example.com/a.jpg', token: 't' })
       .catch((e: unknown) => e);
     expect(errorCode(error)).toBe('VALIDATION_FAILED');
+  });
+
+  it('reaches accounts and the error dictionary, with numbered errors', async () => {
+    const api = createClient({ url: t.server.baseUrl, token: t.token });
+    expect(await api.instagrams.list.query({})).toEqual({ items: [] });
+    const missing = await api.instagrams.get.query({ id: 999 }).catch((e: unknown) => e);
+    expect(errorCode(missing)).toBe('INSTAGRAM_NOT_FOUND');
+    expect(errorNumber(missing)).toBe(2010);
+    const refused = await api.instagrams.create
+      .mutate({ token: 'IGAAx', password: 'secret' })
+      .catch((e: unknown) => e);
+    expect(errorCode(refused)).toBe('PASSWORD_NOT_ACCEPTED');
+    const dictionary = await api.errors.list.query({});
+    expect(dictionary.items.find((e) => e.code === 'INSTAGRAM_SUSPECTED')?.number).toBe(1050);
   });
 
   it('reports UNAUTHORIZED without a token', async () => {

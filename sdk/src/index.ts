@@ -16,6 +16,8 @@ export type RouterInputs = inferRouterInputs<AppRouter>;
 export type RouterOutputs = inferRouterOutputs<AppRouter>;
 export type Post = RouterOutputs['posts']['get'];
 export type CreatePostInput = RouterInputs['posts']['create'];
+export type Instagram = RouterOutputs['instagrams']['get'];
+export type ConnectInstagramInput = RouterInputs['instagrams']['create'];
 
 export interface ClientOptions {
   /** Server origin, e.g. `http://127.0.0.1:3000`. */
@@ -47,6 +49,15 @@ export function errorCode(error: unknown): string | undefined {
   if (error instanceof TRPCClientError) {
     const data = (error as TRPCClientError<AppRouter>).data as { appCode?: string } | undefined;
     return data?.appCode;
+  }
+  return undefined;
+}
+
+/** The number of the server's error code (seed 002's numbered errors: 2010, 5010, ...), if it has one. */
+export function errorNumber(error: unknown): number | undefined {
+  if (error instanceof TRPCClientError) {
+    const data = (error as TRPCClientError<AppRouter>).data as { appNumber?: number } | undefined;
+    return data?.appNumber;
   }
   return undefined;
 }
