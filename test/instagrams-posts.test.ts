@@ -288,6 +288,46 @@ describe('deleting an account', () => {
   });
 });
 
+describe('a failed post whose account was deleted', () => {
+  it('asks for a new way to publish when edited, and goes out with it', async () => {
+    const gone = await connected();
+    env.fake.failNext('create', {
+      status: 400,
+      code: 100,
+      subcode: 2207023,
+      message: 'The media type is not supported',
+    });
+    const p = await post(gone.id);
+    await until(p.id, (x) => x.status === 'failed', 'failed');
+    expect((await env.api('DELETE', `/instagrams/${gone.id}`, { token: env.token })).status).toBe(200);
+    expect(await get(`/posts/${p.id}`)).toMatchObject({ status: 'failed', instagram_id: null });
+
+    const caption = await env.api('PATCH', `/posts/${p.id}`, {
+      body: { caption: `${p.caption}!` },
+      token: env.token,
+    });
+    expect(caption.status).toBe(400);
+    expect(caption.body.issues).toEqual([
+      {
+        path: 'instagram_id',
+        message: 'the post’s account was disconnected: send instagram_id, or user_id with token',
+      },
+    ]);
+    const other = await connected();
+    const moved = await env.api('PATCH', `/posts/${p.id}`, {
+      body: { instagram_id: other.id },
+      token: env.token,
+    });
+    expect(moved.body).toMatchObject({
+      status: 'scheduled',
+      instagram_id: other.id,
+      user_id: other.account.igUserId,
+    });
+    await published(p.id);
+    expect(outCount(p.caption)).toBe(1);
+  });
+});
+
 describe('tokens over time', () => {
   const deps = () => ({
     db: env.server.database.db,

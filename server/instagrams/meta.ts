@@ -2,7 +2,9 @@
  * What we ask Meta about accounts: who a token is, profiles, long-lived and
  * refreshed tokens, the OAuth code exchanges of both login types, and the
  * webhook subscription. Facts and shapes: docs/graph-api.md ("Connecting an
- * account"). Tokens travel in headers or form bodies, never in a URL we log.
+ * account"). Tokens go in an Authorization header or a form body, except in
+ * the exchanges Meta documents as GETs with query parameters; nothing of ours
+ * logs outgoing URLs.
  */
 import type { Env } from '../env.ts';
 import { AppError } from '../errors.ts';

@@ -269,7 +269,7 @@ export const instagramsRouter = router({
         operationId: 'refreshInstagram',
         summary: 'Read the profile again and refresh the token now',
         description:
-          'Meta refreshes Instagram-Login tokens at least 24 hours old and not expired; its refusal of a younger token is reported in `message` and an event, not turned into `suspected`. Token, permission and restriction errors make the account suspected.',
+          'Meta refreshes Instagram-Login tokens at least 24 hours old and not expired; its refusal of a younger token is reported in `message` and an event, not turned into `suspected`. Token, permission and restriction errors make the account suspected. A suspected account answers 409 `INSTAGRAM_SUSPECTED`: connect it again with a new token.',
         tags: TAGS,
         protect: true,
       },
