@@ -283,7 +283,7 @@ export interface paths {
     put?: never;
     /**
      * Read the profile again and refresh the token now
-     * @description Meta refreshes Instagram-Login tokens at least 24 hours old and not expired; its refusal of a younger token is reported in `message` and an event, not turned into `suspected`. Token, permission and restriction errors make the account suspected.
+     * @description Meta refreshes Instagram-Login tokens at least 24 hours old and not expired; its refusal of a younger token is reported in `message` and an event, not turned into `suspected`. Token, permission and restriction errors make the account suspected. A suspected account answers 409 `INSTAGRAM_SUSPECTED`: connect it again with a new token.
      */
     post: operations['refreshInstagram'];
     delete?: never;
