@@ -179,7 +179,15 @@ export async function publishPost(deps: PublisherDeps, job: PublishJob): Promise
     ownWorkerIds: deps.ownWorkerIds(),
   });
   if (!post) return rescheduleIfMoved(deps.db, job);
-  const run = await makeRun(deps, post, job);
+  let run: PublishRun | null;
+  try {
+    run = await makeRun(deps, post, job);
+  } catch (error) {
+    // The account could not be read or the token opened (database trouble, a key removed too soon):
+    // let go, so graphile-worker's retry of the job finds the post claimable.
+    await releaseLease({ deps, post, owner: job.owner }).catch(() => undefined);
+    throw error;
+  }
   if (!run) return failWithoutToken(deps, post, job);
   try {
     // A stopped or suspected account's posts wait; a run that already asked Meta to publish settles that first.

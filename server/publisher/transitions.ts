@@ -227,7 +227,7 @@ export async function hold(
  * failure did not work (database trouble): graphile-worker's own retry of
  * the job can then claim it again at once.
  */
-export async function releaseLease(run: PublishRun): Promise<void> {
+export async function releaseLease(run: Owned): Promise<void> {
   await run.deps.db
     .update(posts)
     .set({ leaseOwner: null, leaseExpiresAt: sql`now()` })
