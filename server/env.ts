@@ -83,6 +83,8 @@ const ZEnv = z
         )
         .default([]),
     ),
+    /** Tests only: webhook receivers on loopback or private addresses, over http too. Refused in production. */
+    WEBHOOK_ALLOW_PRIVATE_HOSTS: optional(bool.default(false)),
     /** The server's public base URL (https in production); default http://HOST:PORT. */
     PUBLIC_URL: optional(httpUrl.optional()),
     /** 32-byte key (base64 or hex) for Graph tokens at rest; required in production. */
@@ -153,6 +155,12 @@ const ZEnv = z
         code: 'custom',
         path: ['PUBLIC_URL'],
         message: 'must be the https address Meta redirects to when an app id is set in production',
+      });
+    if (env.NODE_ENV === 'production' && env.WEBHOOK_ALLOW_PRIVATE_HOSTS)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['WEBHOOK_ALLOW_PRIVATE_HOSTS'],
+        message: 'is for tests only and refused when NODE_ENV=production',
       });
     if (env.NODE_ENV === 'production' && !env.ENCRYPTION_KEY) {
       ctx.addIssue({

@@ -144,6 +144,7 @@ export const ERRORS = {
     trpc: 'BAD_REQUEST',
     message: 'The Instagram or Facebook sign-in was declined.',
   },
+  WEBHOOK_NOT_FOUND: { number: 7010, status: 404, trpc: 'NOT_FOUND', message: 'No such webhook endpoint.' },
   INTERNAL: {
     number: 9999,
     status: 500,

@@ -96,6 +96,7 @@ async function main(): Promise<void> {
       meta,
       cipher,
       logger,
+      webhooks: { allowPrivate: env.WEBHOOK_ALLOW_PRIVATE_HOSTS },
       concurrency: env.WORKER_CONCURRENCY,
       pollIntervalMs: env.WORKER_POLL_INTERVAL_MS,
       // Without its pool the process would answer the API but publish nothing: stop, and let the

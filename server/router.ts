@@ -2,12 +2,14 @@ import { authRouter } from './auth/router.ts';
 import { errorsRouter } from './errors-router.ts';
 import { instagramsRouter } from './instagrams/router.ts';
 import { postsRouter } from './posts/router.ts';
+import { webhooksRouter } from './webhooks/router.ts';
 import { router } from './trpc.ts';
 
 export const appRouter = router({
   auth: authRouter,
   posts: postsRouter,
   instagrams: instagramsRouter,
+  webhooks: webhooksRouter,
   errors: errorsRouter,
 });
 

@@ -16,6 +16,7 @@ import type { Env } from './env.ts';
 import { AppError, ERRORS, toAppError, type ErrorCode } from './errors.ts';
 import type { Logger } from './logger.ts';
 import type { MetaClient } from './instagrams/meta.ts';
+import { systemResolver, type Resolver } from './net/public-address.ts';
 import type { WaitingCounts } from './posts/publish-limit.ts';
 
 /** Everything a procedure may use; built without an HTTP request so tests can call procedures directly. */
@@ -41,6 +42,8 @@ export interface Context {
   cipher: TokenCipher;
   /** Meta's hosts and our apps: connecting accounts, OAuth. */
   meta: MetaClient;
+  /** Resolves host names for URL checks (webhooks); tests inject one. */
+  resolver: Resolver;
   /** The HTTP status of this success when not the procedure's usual one (a reconnect answers 200, a connect 201). */
   successStatus: { value?: number };
 }
@@ -50,7 +53,14 @@ export function createContextInner(
     Partial<
       Pick<
         Context,
-        'token' | 'ip' | 'loginThrottle' | 'requestId' | 'apiRateLimit' | 'setHeader' | 'waitingCounts'
+        | 'token'
+        | 'ip'
+        | 'loginThrottle'
+        | 'requestId'
+        | 'apiRateLimit'
+        | 'setHeader'
+        | 'waitingCounts'
+        | 'resolver'
       >
     >,
 ): Context {
@@ -63,6 +73,7 @@ export function createContextInner(
     apiRateLimit: opts.apiRateLimit ?? null,
     setHeader: opts.setHeader ?? (() => {}),
     successStatus: {},
+    resolver: opts.resolver ?? systemResolver,
     waitingCounts: opts.waitingCounts ?? (new Map() as WaitingCounts),
   };
 }

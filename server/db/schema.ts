@@ -269,3 +269,77 @@ export const workerHeartbeats = pgTable('worker_heartbeats', {
   workerId: text('worker_id').primaryKey(),
   seenAt: instant('seen_at').notNull(),
 });
+
+export const WEBHOOK_EVENT_TYPES = [
+  'post.published',
+  'post.failed',
+  'post.retrying',
+  'instagram.suspected',
+  'instagram.token_expiring',
+  'channel.action_failed',
+  'ping',
+] as const;
+export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
+
+/** Where a user's backend wants to hear about their posts and accounts. */
+export const webhookEndpoints = pgTable(
+  'webhook_endpoints',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    ownerId: bigint('owner_id', { mode: 'number' })
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    url: text('url').notNull(),
+    events: text('events').array().notNull(),
+    description: text('description'),
+    enabled: boolean('enabled').notNull().default(true),
+    /** The signing secret (`whsec_…`), sealed like Graph tokens; shown once. */
+    secretKeyId: text('secret_key_id').notNull(),
+    secretCiphertext: text('secret_ciphertext').notNull(),
+    /** After a rotation the old secret signs too, until this instant. */
+    previousSecretKeyId: text('previous_secret_key_id'),
+    previousSecretCiphertext: text('previous_secret_ciphertext'),
+    previousSecretExpiresAt: instant('previous_secret_expires_at'),
+    createdAt: instant('created_at').notNull().defaultNow(),
+    updatedAt: instant('updated_at').notNull().defaultNow(),
+  },
+  (t) => [index('webhook_endpoints_owner_id_idx').on(t.ownerId)],
+);
+
+export type WebhookEndpointRow = typeof webhookEndpoints.$inferSelect;
+
+export const DELIVERY_STATUSES = ['pending', 'delivered', 'failed'] as const;
+
+/**
+ * One event for one endpoint: the outbox row, written in the transaction of
+ * the change it reports; (endpoint_id, event_id) is the at-most-once key.
+ */
+export const webhookDeliveries = pgTable(
+  'webhook_deliveries',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    endpointId: bigint('endpoint_id', { mode: 'number' })
+      .notNull()
+      .references(() => webhookEndpoints.id, { onDelete: 'cascade' }),
+    /** `webhook-id`: the same for every endpoint and every attempt of one event. */
+    eventId: text('event_id').notNull(),
+    type: text('type', { enum: WEBHOOK_EVENT_TYPES }).notNull(),
+    /** The body sent: {id, type, timestamp, data}. */
+    payload: jsonb('payload').notNull(),
+    status: text('status', { enum: DELIVERY_STATUSES }).notNull().default('pending'),
+    attempts: integer('attempts').notNull().default(0),
+    lastStatusCode: integer('last_status_code'),
+    lastError: text('last_error'),
+    /** The first 1 KB of the last answer. */
+    lastResponse: text('last_response'),
+    nextAttemptAt: instant('next_attempt_at'),
+    deliveredAt: instant('delivered_at'),
+    createdAt: instant('created_at').notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex('webhook_deliveries_endpoint_event_idx').on(t.endpointId, t.eventId),
+    index('webhook_deliveries_endpoint_id_id_idx').on(t.endpointId, t.id),
+  ],
+);
+
+export type WebhookDeliveryRow = typeof webhookDeliveries.$inferSelect;

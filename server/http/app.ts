@@ -12,6 +12,7 @@ import { createApiRateLimit, createLoginThrottle } from '../auth/throttle.ts';
 import type { FakeGraph } from '../graph/fake-graph.ts';
 import { createMeta, type MetaClient } from '../instagrams/meta.ts';
 import { oauthCallback } from '../instagrams/oauth.ts';
+import type { Resolver } from '../net/public-address.ts';
 import type { WaitingCounts } from '../posts/publish-limit.ts';
 import { appRouter } from '../router.ts';
 import { createContextInner, tokenFromHeader } from '../trpc.ts';
@@ -40,6 +41,8 @@ export interface AppDeps {
   openApiDocument?: object;
   /** Meta's hosts; default from the environment (main.ts passes the sandbox's). */
   meta?: MetaClient;
+  /** How host names are resolved for URL checks; tests inject one. */
+  resolver?: Resolver;
   /** GRAPH_API_URL=sandbox: the simulated Meta, whose sign-in pages are served under /sandbox/meta. */
   sandbox?: FakeGraph;
 }
@@ -89,6 +92,7 @@ export function createApp(deps: AppDeps): express.Express {
       apiRateLimit,
       waitingCounts,
       meta,
+      ...(deps.resolver ? { resolver: deps.resolver } : {}),
       setHeader: (name, value) => {
         if (!res.headersSent) res.setHeader(name, value);
       },

@@ -14,12 +14,15 @@ import { formatInstant } from '../lib/time.ts';
 import { describeError, type Logger } from '../logger.ts';
 import { readProfile, refreshInstagramToken, type MetaClient } from './meta.ts';
 import { suspicionOf } from './suspicion.ts';
-import { appendInstagramEvent, openToken, suspectInstagram } from './service.ts';
+import { emitWebhookEvent } from '../webhooks/outbox.ts';
+import { appendInstagramEvent, openToken, suspectInstagram, toInstagramOutput } from './service.ts';
 import type { StateReason } from './types.ts';
 
 const DAY_MS = 86_400_000;
 /** Tokens expiring within this window are refreshed by the daily job. */
 const REFRESH_WINDOW_MS = 30 * DAY_MS;
+/** `instagram.token_expiring` goes out this long before the token dies. */
+const EXPIRING_NOTICE_MS = 7 * DAY_MS;
 
 const tokenExpired = (at: Date): StateReason => ({
   code: 'TOKEN_EXPIRED',
@@ -155,6 +158,25 @@ export async function refreshAccount(
   }
 }
 
+/** Webhooks: `instagram.token_expiring` once per token, when it has 7 days or less left and was not refreshed. */
+async function warnIfExpiring(deps: RefreshDeps, id: number, now: Date): Promise<void> {
+  const [row] = await deps.db.select().from(instagrams).where(eq(instagrams.id, id));
+  const expires = row?.tokenExpiresAt;
+  if (!row || row.state === 'suspected' || !expires || expires.getTime() - now.getTime() > EXPIRING_NOTICE_MS)
+    return;
+  await emitWebhookEvent(
+    deps.db,
+    {
+      ownerId: row.ownerId,
+      type: 'instagram.token_expiring',
+      // One per token: the daily job finds it again tomorrow, the unique key keeps it to one delivery.
+      eventId: `msg_token_expiring_${row.id}_${Math.floor(expires.getTime() / 1000)}`,
+      data: toInstagramOutput(row),
+    },
+    now,
+  );
+}
+
 /**
  * The daily `refresh_tokens` job: every account not suspected gets its
  * profile read; Instagram-Login tokens at least 24 hours old that expire
@@ -164,7 +186,7 @@ export async function refreshDueAccounts(
   deps: RefreshDeps,
   now = new Date(),
 ): Promise<{ accounts: number; refreshed: number; suspected: number }> {
-  // A suspected account waits for a new token from its user: MetaClient would refuse this one anyway.
+  // A suspected account waits for a new token from its user: Meta would refuse this one anyway.
   const rows = await deps.db.select().from(instagrams).where(ne(instagrams.state, 'suspected'));
   let refreshed = 0;
   let suspected = 0;
@@ -178,6 +200,7 @@ export async function refreshDueAccounts(
       const outcome = await refreshAccount(deps, row, { refreshToken: due, now });
       if (outcome.refreshed) refreshed++;
       if (outcome.suspected) suspected++;
+      else if (!outcome.refreshed) await warnIfExpiring(deps, row.id, now);
     } catch (error) {
       deps.logger.error({ instagramId: row.id, ...describeError(error) }, 'refreshing an account failed');
     }

@@ -10,6 +10,7 @@ import type { DbOrTx, Tx } from '../db/client.ts';
 import { instagramEvents, instagrams, type InstagramEventType, type InstagramRow } from '../db/schema.ts';
 import { AppError } from '../errors.ts';
 import { formatInstant, formatInstantOrNull } from '../lib/time.ts';
+import { emitWebhookEvent } from '../webhooks/outbox.ts';
 import { releaseHeldPosts } from './held-posts.ts';
 import type { VerifiedAccount } from './meta.ts';
 import { DEFAULT_HOURS, DEFAULT_SPEED, type InstagramOutput, type UpdateInstagramInput } from './schemas.ts';
@@ -285,11 +286,17 @@ export async function suspectInstagram(
   // Meta judged a token the account no longer has: the new one is not suspect.
   if (opts.ifToken !== undefined && current.tokenCiphertext !== opts.ifToken) return;
   if (current.state === 'suspected' && current.stateReason?.code === reason.code) return;
-  await tx
+  const [row] = await tx
     .update(instagrams)
     .set({ state: 'suspected', stateReason: reason, updatedAt: now })
-    .where(eq(instagrams.id, id));
+    .where(eq(instagrams.id, id))
+    .returning();
   await appendInstagramEvent(tx, id, { type: 'suspected', message: reason.message, reason });
+  await emitWebhookEvent(
+    tx,
+    { ownerId: row!.ownerId, type: 'instagram.suspected', data: toInstagramOutput(row!) },
+    now,
+  );
 }
 
 /** Refused while posts of the account wait or are being published: nothing is lost by a delete. */

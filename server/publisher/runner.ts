@@ -20,6 +20,8 @@ import {
 } from '../jobs/refresh-tokens.ts';
 import { PRUNE_EXPIRED_CRONTAB, PRUNE_EXPIRED_TASK, ZPruneExpiredPayload } from '../jobs/prune-expired.ts';
 import { PUBLISH_POST_TASK, ZPublishPostPayload } from '../jobs/publish-post.ts';
+import { DELIVER_WEBHOOK_TASK, ZDeliverWebhookPayload } from '../jobs/deliver-webhook.ts';
+import { deliverWebhook, type DeliverDeps } from '../webhooks/deliver.ts';
 import {
   enqueueReconcileAfterStart,
   RECONCILE_CRONTAB,
@@ -44,6 +46,8 @@ export interface WorkerOptions {
   /** How often this process proves it is alive; default 5 s. */
   heartbeatMs?: number;
   settings?: Partial<PublisherSettings>;
+  /** Webhook sending: WEBHOOK_ALLOW_PRIVATE_HOSTS, and for tests a shorter schedule, timeout and a resolver. */
+  webhooks?: Partial<Pick<DeliverDeps, 'retryDelaysMs'>> & Partial<DeliverDeps['send']>;
   /** Called when the worker pool stops without stop() being called; npm start then exits with 1. */
   onPoolStopped?: () => void;
 }
@@ -159,6 +163,20 @@ export async function startPublishWorker(opts: WorkerOptions): Promise<PublishWo
         logger.info(
           { sessions, counters, oauthStates },
           'deleted expired sessions, rate-limit counters and OAuth states',
+        );
+      },
+      [DELIVER_WEBHOOK_TASK]: async (payload) => {
+        const { deliveryId } = ZDeliverWebhookPayload.parse(payload);
+        const { retryDelaysMs, ...send } = opts.webhooks ?? {};
+        await deliverWebhook(
+          {
+            db: opts.db,
+            cipher: opts.cipher,
+            logger,
+            retryDelaysMs,
+            send: { timeoutMs: 10_000, allowPrivate: false, ...send },
+          },
+          deliveryId,
         );
       },
       [REFRESH_TOKENS_TASK]: async (payload) => {

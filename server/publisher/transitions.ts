@@ -10,6 +10,8 @@ import type { Db, DbOrTx } from '../db/client.ts';
 import { rowMapper } from '../db/rows.ts';
 import { instagrams, posts, type PostRow } from '../db/schema.ts';
 import { suspectInstagram } from '../instagrams/service.ts';
+import { getPost } from '../posts/service.ts';
+import { emitWebhookEvent } from '../webhooks/outbox.ts';
 import type { StateReason } from '../instagrams/types.ts';
 import { arrayLiteral, intervalOf } from '../db/sql.ts';
 import { schedulePublishJob } from '../jobs/publish-post.ts';
@@ -67,6 +69,16 @@ export async function claim(
 
 /** What a write needs of a run: the post and who holds its lease. */
 type Owned = Pick<PublishRun, 'deps' | 'post' | 'owner'>;
+
+/** The owner's webhooks hear of the change, in its transaction (server/webhooks/outbox.ts). */
+async function notify(
+  tx: DbOrTx,
+  run: Owned,
+  type: 'post.published' | 'post.failed' | 'post.retrying',
+): Promise<void> {
+  const { ownerId, id } = run.post;
+  await emitWebhookEvent(tx, { ownerId, type, data: () => getPost(tx, ownerId, id) });
+}
 
 /** Writes to a post the run still owns, renewing its lease; throws LeaseLost otherwise. */
 async function writeOwned(tx: DbOrTx, run: Owned, set: Partial<typeof posts.$inferInsert>): Promise<void> {
@@ -146,6 +158,7 @@ export async function handOver(run: PublishRun, opts: HandOver): Promise<void> {
       priority: run.priority,
       event: opts.event ? eventInsert(post.id, { datePub: opts.runAt, ...opts.event }) : undefined,
     });
+    if (opts.countAttempt) await notify(tx, run, 'post.retrying');
   });
 }
 
@@ -165,6 +178,7 @@ export async function markPublished(
       type: 'published',
       message: opts.mediaId ? `Published as media ${opts.mediaId}.` : 'Published.',
     });
+    await notify(tx, run, 'post.published');
   });
 }
 
@@ -172,6 +186,7 @@ export async function markFailed(run: Owned, error: PostError): Promise<void> {
   await run.deps.db.transaction(async (tx) => {
     await writeOwned(tx, run, { status: 'failed', lastError: error, leaseOwner: null, leaseExpiresAt: null });
     await appendEvent(tx, run.post.id, { type: 'failed', message: error.message, error });
+    await notify(tx, run, 'post.failed');
   });
 }
 
