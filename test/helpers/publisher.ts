@@ -3,7 +3,7 @@ import { createTokenCipher } from '../../server/crypto/token-cipher.ts';
 import { FakeGraph, type FakeGraphOptions } from '../../server/graph/fake-graph.ts';
 import { createMeta } from '../../server/instagrams/meta.ts';
 import type { PublisherSettings } from '../../server/publisher/run.ts';
-import { startPublishWorker, type PublishWorker } from '../../server/publisher/runner.ts';
+import { startPublishWorker, type PublishWorker, type WorkerOptions } from '../../server/publisher/runner.ts';
 import { randomBytes } from 'node:crypto';
 import { captureLogger, startTestServer, type TestServer } from './server.ts';
 import { jsonClient } from './http.ts';
@@ -28,7 +28,13 @@ export interface PublisherEnv {
 
 /** The API, a real graphile-worker publishing process (in this process) and the fake Graph over HTTP. */
 export async function startPublisherEnv(
-  opts: { fake?: FakeGraphOptions; settings?: Partial<PublisherSettings>; env?: Record<string, string> } = {},
+  opts: {
+    fake?: FakeGraphOptions;
+    settings?: Partial<PublisherSettings>;
+    env?: Record<string, string>;
+    /** Other worker options (webhook sending). */
+    worker?: Partial<WorkerOptions>;
+  } = {},
 ): Promise<PublisherEnv> {
   const fake = new FakeGraph(opts.fake);
   await fake.start();
@@ -51,6 +57,7 @@ export async function startPublisherEnv(
       pollIntervalMs: 100,
       heartbeatMs: 500,
       settings: { ...TEST_SETTINGS, ...opts.settings, ...settings },
+      ...opts.worker,
     });
     workers.push(worker);
     return worker;

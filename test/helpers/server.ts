@@ -7,6 +7,7 @@ import { parseEnv, type Env } from '../../server/env.ts';
 import { createApp } from '../../server/http/app.ts';
 import { createHttpServer, listen } from '../../server/http/server.ts';
 import type { Logger } from '../../server/logger.ts';
+import type { Resolver } from '../../server/net/public-address.ts';
 import { buildOpenApiDocument } from '../../server/openapi.ts';
 import { createTestDatabase, type TestDatabase } from './db.ts';
 
@@ -38,6 +39,8 @@ export async function startTestServer(
     idleTimeoutMs?: number;
     /** Serve another server's database (a second API process); it is not dropped at close. */
     databaseOf?: TestServer;
+    /** How host names resolve for URL checks (a name that points at loopback). */
+    resolver?: Resolver;
   } = {},
 ): Promise<TestServer> {
   const database = opts.databaseOf?.database ?? (await createTestDatabase());
@@ -53,7 +56,14 @@ export async function startTestServer(
   });
   const { logger, text } = captureLogger();
   const cipher = createTokenCipher(env.ENCRYPTION_KEY ? decodeKey(env.ENCRYPTION_KEY)! : randomBytes(32));
-  const app = createApp({ database, env, logger, cipher, openApiDocument: buildOpenApiDocument() });
+  const app = createApp({
+    database,
+    env,
+    logger,
+    cipher,
+    openApiDocument: buildOpenApiDocument(),
+    ...(opts.resolver ? { resolver: opts.resolver } : {}),
+  });
   const server = createHttpServer(app, opts);
   await listen(server, port, '127.0.0.1');
   return {
