@@ -189,10 +189,12 @@ describe('webhook endpoints', () => {
     const server = await startTestServer(
       {},
       {
-        resolver: async (name) =>
-          name === 'sneaky.example.com'
-            ? [{ address: '127.0.0.1', family: 4 }]
-            : [{ address: '93.184.215.14', family: 4 }],
+        resolver: (name) =>
+          Promise.resolve(
+            name === 'sneaky.example.com'
+              ? [{ address: '127.0.0.1', family: 4 }]
+              : [{ address: '93.184.215.14', family: 4 }],
+          ),
       },
     );
     try {
@@ -406,7 +408,7 @@ describe('delivery', () => {
         send: {
           timeoutMs: 500,
           allowPrivate: false,
-          resolver: async () => [{ address: '127.0.0.1', family: 4 }],
+          resolver: () => Promise.resolve([{ address: '127.0.0.1', family: 4 }]),
         },
       },
       deliveryId!,
