@@ -34,6 +34,25 @@ describe('configuration', () => {
     ).toBe('0.0.0.0');
   });
 
+  it('refuses test-only webhook hosts and half-configured Meta apps in production', () => {
+    const key = Buffer.alloc(32, 7).toString('base64');
+    expect(() =>
+      parseEnv({ NODE_ENV: 'production', ENCRYPTION_KEY: key, WEBHOOK_ALLOW_PRIVATE_HOSTS: 'true' }),
+    ).toThrow(/WEBHOOK_ALLOW_PRIVATE_HOSTS: is for tests only/);
+    expect(() => parseEnv({ INSTAGRAM_APP_ID: '123' })).toThrow(/INSTAGRAM_APP_SECRET: INSTAGRAM_APP_ID and/);
+    expect(() =>
+      parseEnv({
+        NODE_ENV: 'production',
+        ENCRYPTION_KEY: key,
+        FACEBOOK_APP_ID: '1',
+        FACEBOOK_APP_SECRET: 'secret-123',
+      }),
+    ).toThrow(/PUBLIC_URL: must be the https address/);
+    expect(
+      parseEnv({ APP_REDIRECT_URIS: 'myapp://oauth, https://a.example.com/cb' }).APP_REDIRECT_URIS,
+    ).toEqual(['myapp://oauth', 'https://a.example.com/cb']);
+  });
+
   it('names every bad variable in one message', () => {
     expect(() => parseEnv({ PORT: 'eighty', ROLE: 'boss', SESSION_TTL: 'forever' })).toThrow(
       /PORT:[\s\S]*ROLE:[\s\S]*SESSION_TTL: expected a duration/,
