@@ -149,7 +149,8 @@ export function oauthCallback(deps: CallbackDeps) {
     const fail = (code: ErrorCode, message: string) =>
       back(res, taken.redirectUri, { status: 'error', code, message });
 
-    if (q('error')) return fail('OAUTH_DENIED', q('error_description') ?? ERRORS.OAUTH_DENIED.message);
+    if (q('error'))
+      return fail('OAUTH_DENIED', (q('error_description') ?? ERRORS.OAUTH_DENIED.message).slice(0, 300));
     // Meta appends `#_`; browsers drop fragments, but a pasted URL may keep it.
     const code = q('code')?.replace(/#_=?_?$/, '');
     if (!code) return fail('INSTAGRAM_LOGIN_FAILED', 'Meta sent no authorization code.');
