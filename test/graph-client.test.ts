@@ -1,7 +1,27 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { classify, GraphError, GraphNetworkError } from '../server/graph/errors.ts';
 import { FakeGraph } from '../server/graph/fake-graph.ts';
-import { createGraphClient, parseGraphTime } from '../server/graph/graph-client.ts';
+import {
+  containerForm,
+  createGraphClient,
+  parseGraphTime,
+  type ContainerParams,
+} from '../server/graph/graph-client.ts';
+
+/** A single feed post's options, all unset. */
+const PLAIN = {
+  placement: 'feed',
+  altText: null,
+  collaborators: [],
+  coverUrl: null,
+  shareToFeed: null,
+  audioName: null,
+  trialReel: null,
+  caption: null,
+  locationId: null,
+  thumbOffset: null,
+  userTags: [],
+} as const satisfies Partial<ContainerParams>;
 
 const fields = (
   code: number | null,
@@ -79,6 +99,7 @@ describe('the Graph client over HTTP', () => {
   it('never puts the access token in a URL', async () => {
     const client = createGraphClient({ baseUrl: fake.url });
     const id = await client.createContainer('555', 'SECRET-TOKEN', {
+      ...PLAIN,
       contentType: 'Photo',
       url: 'https://cdn.example.com/a.jpg',
       caption: null,
@@ -104,6 +125,7 @@ describe('the Graph client over HTTP', () => {
     const client = createGraphClient({ baseUrl: fake.url });
     const error = await client
       .createContainer('555', 't', {
+        ...PLAIN,
         contentType: 'Photo',
         url: 'https://x.example.com/a.jpg',
         caption: null,
@@ -141,5 +163,80 @@ describe('the Graph client over HTTP', () => {
     fake.quotaUsedElsewhere.set('777', 12);
     const limit = await createGraphClient({ baseUrl: fake.url }).publishingLimit('777', 't');
     expect(limit).toEqual({ quotaUsage: 12, quotaTotal: 50, quotaDurationSeconds: 86_400 });
+  });
+});
+
+describe('container parameters for each kind of post', () => {
+  const tags = [{ username: 'friend', x: 0.5, y: 0.25 }];
+  it('a feed photo: alt text, collaborators, tags with x/y', () => {
+    expect(
+      containerForm({
+        ...PLAIN,
+        contentType: 'Photo',
+        url: 'https://cdn.example.com/p.jpg',
+        caption: 'Hi',
+        altText: 'A red bicycle',
+        collaborators: ['partner.one', 'partner.two'],
+        userTags: tags,
+      }),
+    ).toEqual({
+      image_url: 'https://cdn.example.com/p.jpg',
+      alt_text: 'A red bicycle',
+      collaborators: '["partner.one","partner.two"]',
+      user_tags: '[{"username":"friend","x":0.5,"y":0.25}]',
+      caption: 'Hi',
+    });
+  });
+
+  it('a reel: every option as given, share_to_feed true unless false', () => {
+    const reel = {
+      ...PLAIN,
+      contentType: 'Video' as const,
+      url: 'https://cdn.example.com/r.mp4',
+      coverUrl: 'https://cdn.example.com/cover.jpg',
+      audioName: 'Morning song',
+      trialReel: 'performance' as const,
+      shareToFeed: false,
+      thumbOffset: 1200,
+      userTags: tags,
+    };
+    expect(containerForm(reel)).toEqual({
+      media_type: 'REELS',
+      video_url: 'https://cdn.example.com/r.mp4',
+      share_to_feed: 'false',
+      thumb_offset: '1200',
+      cover_url: 'https://cdn.example.com/cover.jpg',
+      audio_name: 'Morning song',
+      trial_params: '{"graduation_strategy":"SS_PERFORMANCE"}',
+      user_tags: '[{"username":"friend"}]',
+    });
+    expect(containerForm({ ...reel, shareToFeed: null, trialReel: 'manual' })).toMatchObject({
+      share_to_feed: 'true',
+      trial_params: '{"graduation_strategy":"MANUAL"}',
+    });
+  });
+
+  it('a story: media_type STORIES with the media and tags only', () => {
+    expect(
+      containerForm({
+        ...PLAIN,
+        placement: 'story',
+        contentType: 'Photo',
+        url: 'https://cdn.example.com/s.jpg',
+        userTags: tags,
+      }),
+    ).toEqual({
+      media_type: 'STORIES',
+      image_url: 'https://cdn.example.com/s.jpg',
+      user_tags: '[{"username":"friend","x":0.5,"y":0.25}]',
+    });
+    expect(
+      containerForm({
+        ...PLAIN,
+        placement: 'story',
+        contentType: 'Video',
+        url: 'https://cdn.example.com/s.mp4',
+      }),
+    ).toEqual({ media_type: 'STORIES', video_url: 'https://cdn.example.com/s.mp4' });
   });
 });

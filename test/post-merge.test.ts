@@ -10,6 +10,13 @@ const current: PostContent = {
   location_id: '110843418940484',
   thumb_offset: 1500,
   user_tags: [{ username: 'friend', x: null, y: null }],
+  placement: 'feed',
+  alt_text: null,
+  collaborators: ['partner.brand'],
+  cover_url: 'https://cdn.example.com/cover.jpg',
+  share_to_feed: false,
+  audio_name: 'Original audio',
+  trial_reel: 'manual',
 };
 
 describe('merging an edit into a post', () => {
@@ -44,6 +51,13 @@ describe('merging an edit into a post', () => {
       location_id: null,
       thumb_offset: null,
       user_tags: [],
+      placement: 'feed',
+      alt_text: null,
+      collaborators: [],
+      cover_url: null,
+      share_to_feed: null,
+      audio_name: null,
+      trial_reel: null,
     });
     expect(changed).toEqual(['user_id', 'content_type', 'url', 'token']);
     expect(datePubGiven).toBe(true);

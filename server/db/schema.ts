@@ -170,6 +170,20 @@ export const posts = pgTable(
     caption: text('caption'),
     locationId: text('location_id'),
     thumbOffset: integer('thumb_offset'),
+    /** `feed` or `story`. */
+    placement: text('placement', { enum: ['feed', 'story'] })
+      .notNull()
+      .default('feed'),
+    altText: text('alt_text'),
+    collaborators: text('collaborators')
+      .array()
+      .notNull()
+      .default(sql`'{}'::text[]`),
+    /** Reel options, sent to Meta as given (docs/publishing.md). */
+    coverUrl: text('cover_url'),
+    shareToFeed: boolean('share_to_feed'),
+    audioName: text('audio_name'),
+    trialReel: text('trial_reel', { enum: ['manual', 'performance'] }),
     /** The connected account whose current token publishes the post; null when the post carries its own. */
     instagramId: bigint('instagram_id', { mode: 'number' }).references(() => instagrams.id, {
       onDelete: 'set null',

@@ -559,7 +559,8 @@ export class FakeGraph {
     switch (endpoint) {
       case 'create': {
         const igUserId = s[0]!;
-        const isVideo = params.media_type === 'REELS';
+        const isVideo =
+          params.media_type === 'REELS' || (params.media_type === 'STORIES' && !!params.video_url);
         const mediaUrl = isVideo ? params.video_url : params.image_url;
         if (params.media_type === 'VIDEO')
           return {
@@ -572,6 +573,8 @@ export class FakeGraph {
           };
         if (!mediaUrl)
           return { error: { status: 400, code: 100, message: 'The parameter image_url is required' } };
+        const problem = containerRuleProblem(params);
+        if (problem) return { error: { status: 400, code: 100, message: `(#100) ${problem}` } };
         if (!mediaUrl.startsWith('https://'))
           return {
             error: { status: 400, code: 9004, subcode: 2207052, message: 'Media download has failed' },
@@ -956,6 +959,39 @@ export class FakeGraph {
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(this.wrapCodeAnswer ? `{"data":[${flat}]}` : flat);
   }
+}
+
+/** Meta's rules on which parameter goes with which kind of container (docs/graph-api.md, "More kinds of media"). */
+function containerRuleProblem(params: Record<string, string>): string | null {
+  const type = params.media_type ?? 'IMAGE';
+  const reelOnly = ['cover_url', 'share_to_feed', 'audio_name', 'trial_params'].filter(
+    (k) => params[k] !== undefined,
+  );
+  if (type !== 'REELS' && reelOnly.length > 0) return `${reelOnly.join(', ')} only apply to reels`;
+  if (params.alt_text !== undefined && type !== 'IMAGE') return 'alt_text only applies to images';
+  if (params.alt_text !== undefined && [...params.alt_text].length > 1000) return 'alt_text is too long';
+  if (params.collaborators !== undefined) {
+    if (type === 'STORIES') return 'collaborators are not supported on stories';
+    let list: unknown;
+    try {
+      list = JSON.parse(params.collaborators);
+    } catch {
+      return 'collaborators must be a JSON array';
+    }
+    if (!Array.isArray(list) || list.length > 3) return 'at most 3 collaborators';
+  }
+  if (params.trial_params !== undefined) {
+    let strategy: unknown;
+    try {
+      strategy = (JSON.parse(params.trial_params) as { graduation_strategy?: unknown }).graduation_strategy;
+    } catch {
+      return 'trial_params must be JSON';
+    }
+    if (strategy !== 'MANUAL' && strategy !== 'SS_PERFORMANCE') return 'invalid graduation_strategy';
+  }
+  if (type === 'STORIES' && (params.caption !== undefined || params.location_id !== undefined))
+    return 'stories take no caption or location';
+  return null;
 }
 
 /** Which Meta host a path stands for: the fake serves them all under one origin. */

@@ -5,12 +5,23 @@ export type ContainerStatus = 'IN_PROGRESS' | 'FINISHED' | 'ERROR' | 'EXPIRED' |
 
 export interface ContainerParams {
   contentType: 'Photo' | 'Video';
+  placement: 'feed' | 'story';
   url: string;
   caption: string | null;
   locationId: string | null;
   thumbOffset: number | null;
   userTags: { username: string; x: number | null; y: number | null }[];
+  altText: string | null;
+  collaborators: string[];
+  /** Reel options. */
+  coverUrl: string | null;
+  shareToFeed: boolean | null;
+  audioName: string | null;
+  trialReel: 'manual' | 'performance' | null;
 }
+
+/** Meta's `trial_params.graduation_strategy` for our `trial_reel`. */
+const GRADUATION = { manual: 'MANUAL', performance: 'SS_PERFORMANCE' } as const;
 
 export interface PublishingLimit {
   quotaUsage: number;
@@ -49,10 +60,26 @@ export function parseGraphTime(value: unknown): Date | null {
   return Number.isNaN(date.getTime()) ? null : date;
 }
 
-/** The parameters Meta's create-container call takes for our two kinds of post. */
-function containerForm(params: ContainerParams): Record<string, string> {
+/** The parameters Meta's create-container call takes for each kind of post (docs/graph-api.md). */
+export function containerForm(params: ContainerParams): Record<string, string> {
   const form: Record<string, string> = {};
+  if (params.placement === 'story') {
+    // A story takes the media and user tags only.
+    form.media_type = 'STORIES';
+    form[params.contentType === 'Photo' ? 'image_url' : 'video_url'] = params.url;
+    if (params.userTags.length > 0)
+      form.user_tags = JSON.stringify(
+        params.userTags.map((t) =>
+          params.contentType === 'Photo'
+            ? { username: t.username, x: t.x, y: t.y }
+            : { username: t.username },
+        ),
+      );
+    return form;
+  }
+  if (params.collaborators.length > 0) form.collaborators = JSON.stringify(params.collaborators);
   if (params.contentType === 'Photo') {
+    if (params.altText) form.alt_text = params.altText;
     form.image_url = params.url;
     if (params.userTags.length > 0)
       form.user_tags = JSON.stringify(params.userTags.map((t) => ({ username: t.username, x: t.x, y: t.y })));
@@ -60,8 +87,12 @@ function containerForm(params: ContainerParams): Record<string, string> {
     // Single feed videos are reels since 2023-11-09; share_to_feed keeps them in the grid.
     form.media_type = 'REELS';
     form.video_url = params.url;
-    form.share_to_feed = 'true';
+    form.share_to_feed = String(params.shareToFeed ?? true);
     if (params.thumbOffset !== null) form.thumb_offset = String(params.thumbOffset);
+    if (params.coverUrl) form.cover_url = params.coverUrl;
+    if (params.audioName) form.audio_name = params.audioName;
+    if (params.trialReel)
+      form.trial_params = JSON.stringify({ graduation_strategy: GRADUATION[params.trialReel] });
     if (params.userTags.length > 0)
       form.user_tags = JSON.stringify(params.userTags.map((t) => ({ username: t.username })));
   }

@@ -14,6 +14,13 @@ export interface PostContent {
   location_id: string | null;
   thumb_offset: number | null;
   user_tags: { username: string; x: number | null; y: number | null }[];
+  placement: 'feed' | 'story';
+  alt_text: string | null;
+  collaborators: string[];
+  cover_url: string | null;
+  share_to_feed: boolean | null;
+  audio_name: string | null;
+  trial_reel: 'manual' | 'performance' | null;
 }
 
 const EDITABLE_FIELDS = [
@@ -27,6 +34,13 @@ const EDITABLE_FIELDS = [
   'thumb_offset',
   'token',
   'date_pub',
+  'placement',
+  'alt_text',
+  'collaborators',
+  'cover_url',
+  'share_to_feed',
+  'audio_name',
+  'trial_reel',
 ] as const;
 type EditableField = (typeof EDITABLE_FIELDS)[number];
 
@@ -78,6 +92,13 @@ export function mergeEdit(
     user_tags: given('user_tags')
       ? (input.user_tags ?? []).map((t) => ({ username: t.username, x: t.x ?? null, y: t.y ?? null }))
       : current.user_tags,
+    placement: given('placement') ? (input.placement ?? 'feed') : current.placement,
+    alt_text: given('alt_text') ? (input.alt_text ?? null) : current.alt_text,
+    collaborators: given('collaborators') ? (input.collaborators ?? []) : current.collaborators,
+    cover_url: given('cover_url') ? (input.cover_url ?? null) : current.cover_url,
+    share_to_feed: given('share_to_feed') ? (input.share_to_feed ?? null) : current.share_to_feed,
+    audio_name: given('audio_name') ? (input.audio_name ?? null) : current.audio_name,
+    trial_reel: given('trial_reel') ? (input.trial_reel ?? null) : current.trial_reel,
   };
   const changed = EDITABLE_FIELDS.filter((f) => f !== 'date_pub' && input[f] !== undefined);
   return { content, changed, datePubGiven: given('date_pub'), issues };

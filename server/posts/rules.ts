@@ -41,15 +41,59 @@ export function normalizeMediaUrl(value: string): string {
 
 export interface PostShape {
   content_type: 'Photo' | 'Video';
+  placement?: 'feed' | 'story' | null | undefined;
+  caption?: string | null | undefined;
+  location_id?: string | null | undefined;
   thumb_offset?: number | null | undefined;
+  alt_text?: string | null | undefined;
+  collaborators?: string[] | null | undefined;
+  cover_url?: string | null | undefined;
+  share_to_feed?: boolean | null | undefined;
+  audio_name?: string | null | undefined;
+  trial_reel?: string | null | undefined;
   user_tags?:
     { username: string; x?: number | null | undefined; y?: number | null | undefined }[] | null | undefined;
 }
 
-/** Rules that span fields; checked on the whole post, after a PATCH is merged too. */
+/** The reel options: feed videos only. */
+const REEL_FIELDS = ['cover_url', 'share_to_feed', 'audio_name', 'trial_reel'] as const;
+
+/**
+ * Rules that span fields; checked on the whole post, after a PATCH is merged
+ * too. A field that does not apply to the kind of post is refused, never
+ * dropped: the user meant something by it (docs/api.md, "Kinds of posts").
+ */
 export function crossFieldIssues(post: PostShape): FieldIssue[] {
   const issues: FieldIssue[] = [];
-  if (post.content_type !== 'Video' && post.thumb_offset != null)
+  const story = post.placement === 'story';
+  const present = (v: unknown) => v !== null && v !== undefined && !(Array.isArray(v) && v.length === 0);
+  if (story) {
+    for (const field of [
+      'caption',
+      'location_id',
+      'collaborators',
+      'alt_text',
+      'thumb_offset',
+      ...REEL_FIELDS,
+    ] as const)
+      if (present(post[field]))
+        issues.push({
+          path: field,
+          message: `${field} does not apply to a story: Instagram stories take only the media and user_tags`,
+        });
+  } else {
+    if (post.content_type !== 'Video') {
+      for (const field of REEL_FIELDS)
+        if (present(post[field]))
+          issues.push({ path: field, message: `${field} is only for videos (reels)` });
+    }
+    if (post.content_type !== 'Photo' && present(post.alt_text))
+      issues.push({
+        path: 'alt_text',
+        message: 'alt_text is only for photos: Instagram takes no alt text on reels',
+      });
+  }
+  if (post.content_type !== 'Video' && post.thumb_offset != null && !story)
     issues.push({ path: 'thumb_offset', message: 'thumb_offset is only for videos' });
   if (post.content_type === 'Photo') {
     post.user_tags?.forEach((tag, i) => {

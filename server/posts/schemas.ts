@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { CONTENT_TYPES, POST_EVENT_TYPES, POST_STATUSES } from '../db/schema.ts';
 import { ZPostError } from './post-error.ts';
+import { publicUrlProblem } from '../net/public-address.ts';
 import {
   captionProblems,
   crossFieldIssues,
@@ -59,6 +60,47 @@ const ZUserTagInput = z
 
 const ZUserTags = z.array(ZUserTagInput).max(USER_TAGS_MAX, `at most ${USER_TAGS_MAX} user tags`);
 
+export const PLACEMENTS = ['feed', 'story'] as const;
+export const TRIAL_REELS = ['manual', 'performance'] as const;
+
+const ZPlacement = z.enum(PLACEMENTS).meta({ description: '`feed` (default) or `story`.' });
+
+const ZAltText = z
+  .string()
+  .max(1000, 'alt_text is at most 1000 characters')
+  .refine(...noNul('alt_text'))
+  .meta({ description: 'Describes a photo for screen readers; photos only, not stories.' });
+
+const ZCollaborators = z
+  .array(z.string().regex(/^[A-Za-z0-9._]{1,30}$/, 'each collaborator must be an Instagram username'))
+  .max(3, 'at most 3 collaborators')
+  .refine(
+    (v) => new Set(v.map((u) => u.toLowerCase())).size === v.length,
+    'collaborators must not repeat a username',
+  )
+  .meta({ description: 'Up to 3 Instagram usernames invited as collaborators; feed posts only.' });
+
+const ZCoverUrl = z
+  .string()
+  .max(2048, 'cover_url is at most 2048 characters')
+  .superRefine((value, ctx) => {
+    const problem = publicUrlProblem(value, 'cover_url');
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  })
+  .transform(normalizeMediaUrl)
+  .meta({ description: 'Reels: public https URL of a JPEG cover (9:16 advised); overrides thumb_offset.' });
+
+const ZAudioName = z
+  .string()
+  .max(100, 'audio_name is at most 100 characters')
+  .refine(...noNul('audio_name'))
+  .meta({ description: 'Reels: the name of the reel’s original audio.' });
+
+const ZTrialReel = z.enum(TRIAL_REELS).meta({
+  description:
+    'Reels: share first with non-followers only. `manual` graduates when you choose, `performance` when it does well (Meta’s MANUAL / SS_PERFORMANCE).',
+});
+
 const ZThumbOffset = z
   .number()
   .int('thumb_offset is whole milliseconds')
@@ -103,6 +145,13 @@ const fields = {
   thumb_offset: ZThumbOffset.nullish(),
   token: ZGraphToken.optional(),
   date_pub: ZDatePub.nullish(),
+  placement: ZPlacement.nullish(),
+  alt_text: ZAltText.nullish(),
+  collaborators: ZCollaborators.nullish(),
+  cover_url: ZCoverUrl.nullish(),
+  share_to_feed: z.boolean().nullish().meta({ description: 'Reels: also show in the grid; default true.' }),
+  audio_name: ZAudioName.nullish(),
+  trial_reel: ZTrialReel.nullish(),
 };
 
 const MIXED = 'give instagram_id, or user_id with token, not both';
@@ -170,6 +219,13 @@ export const ZUpdatePostInput = z
     thumb_offset: fields.thumb_offset,
     token: ZGraphToken.optional(),
     date_pub: fields.date_pub,
+    placement: fields.placement,
+    alt_text: fields.alt_text,
+    collaborators: fields.collaborators,
+    cover_url: fields.cover_url,
+    share_to_feed: fields.share_to_feed,
+    audio_name: fields.audio_name,
+    trial_reel: fields.trial_reel,
   })
   .strict()
   .superRefine((post, ctx) => {
@@ -211,6 +267,16 @@ export const ZPost = z
     location_id: z.string().nullable(),
     user_tags: z.array(ZUserTag),
     thumb_offset: z.number().int().nullable(),
+    placement: z.enum(PLACEMENTS),
+    alt_text: z.string().nullable(),
+    collaborators: z.array(z.string()),
+    cover_url: z.string().nullable(),
+    share_to_feed: z
+      .boolean()
+      .nullable()
+      .meta({ description: 'Reels only (true unless set false); null otherwise.' }),
+    audio_name: z.string().nullable(),
+    trial_reel: z.enum(TRIAL_REELS).nullable(),
     date_pub: ZInstant,
     status: z.enum(POST_STATUSES),
     creation_id: z.string().nullable().meta({ description: 'The media container id, once made.' }),

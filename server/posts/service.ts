@@ -45,6 +45,14 @@ function toPostOutput(row: PostRow, tags: TagRow[]): PostOutput {
     location_id: row.locationId,
     user_tags: tags.map((t) => ({ username: t.username, x: t.x, y: t.y })),
     thumb_offset: row.thumbOffset,
+    placement: row.placement,
+    alt_text: row.altText,
+    collaborators: row.collaborators,
+    cover_url: row.coverUrl,
+    // A reel is shared to the grid unless the user said otherwise.
+    share_to_feed: row.contentType === 'Video' && row.placement === 'feed' ? (row.shareToFeed ?? true) : null,
+    audio_name: row.audioName,
+    trial_reel: row.trialReel,
     date_pub: formatInstant(row.datePub),
     status: row.status,
     creation_id: row.creationId,
@@ -132,9 +140,13 @@ export async function createPost(
   // Plain SQL on this hot path: drizzle's builders cost more CPU than the statements (bench/REPORT.md).
   const [row] = await tx.execute(sql`
     insert into posts (owner_id, ig_user_id, instagram_id, content_type, url, caption, location_id, thumb_offset,
+                       placement, alt_text, collaborators, cover_url, share_to_feed, audio_name, trial_reel,
                        token_key_id, token_ciphertext, date_pub, created_at, updated_at)
     values (${ownerId}, ${igUserId}, ${instagramId}, ${input.content_type}, ${input.url}, ${input.caption ?? null},
-            ${input.location_id ?? null}, ${input.thumb_offset ?? null}, ${sealed?.keyId ?? null}, ${sealed?.ciphertext ?? null},
+            ${input.location_id ?? null}, ${input.thumb_offset ?? null}, ${input.placement ?? 'feed'},
+            ${input.alt_text ?? null}, ${arrayLiteral(input.collaborators ?? [])}::text[], ${input.cover_url ?? null},
+            ${input.share_to_feed ?? null}, ${input.audio_name ?? null}, ${input.trial_reel ?? null},
+            ${sealed?.keyId ?? null}, ${sealed?.ciphertext ?? null},
             ${datePub.toISOString()}::timestamptz, ${now.toISOString()}::timestamptz, ${now.toISOString()}::timestamptz)
     returning *`);
   const post = toPostRow(row!);
@@ -257,6 +269,13 @@ export async function updatePost(
       location_id: current.locationId,
       thumb_offset: current.thumbOffset,
       user_tags: currentTags,
+      placement: current.placement,
+      alt_text: current.altText,
+      collaborators: current.collaborators,
+      cover_url: current.coverUrl,
+      share_to_feed: current.shareToFeed,
+      audio_name: current.audioName,
+      trial_reel: current.trialReel,
     },
     input,
     edit.mode,
@@ -308,6 +327,13 @@ export async function updatePost(
       caption: content.caption,
       locationId: content.location_id,
       thumbOffset: content.thumb_offset,
+      placement: content.placement,
+      altText: content.alt_text,
+      collaborators: content.collaborators,
+      coverUrl: content.cover_url,
+      shareToFeed: content.share_to_feed,
+      audioName: content.audio_name,
+      trialReel: content.trial_reel,
       ...(sealed ? { tokenKeyId: sealed.keyId, tokenCiphertext: sealed.ciphertext } : {}),
       datePub,
       updatedAt: now,

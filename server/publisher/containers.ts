@@ -20,11 +20,18 @@ export async function createContainer(run: PublishRun): Promise<string> {
   // Each kind's own Graph parameters are chosen in containerForm (graph-client.ts).
   return run.graph.createContainer(post.igUserId, run.token, {
     contentType: post.contentType,
+    placement: post.placement,
     url: post.url,
     caption: post.caption,
     locationId: post.locationId,
     thumbOffset: post.thumbOffset,
     userTags,
+    altText: post.altText,
+    collaborators: post.collaborators,
+    coverUrl: post.coverUrl,
+    shareToFeed: post.shareToFeed,
+    audioName: post.audioName,
+    trialReel: post.trialReel,
   });
 }
 

@@ -487,6 +487,16 @@ export interface components {
       location_id: string | null;
       user_tags: components['schemas']['UserTag'][];
       thumb_offset: number | null;
+      /** @enum {string} */
+      placement: 'feed' | 'story';
+      alt_text: string | null;
+      collaborators: string[];
+      cover_url: string | null;
+      /** @description Reels only (true unless set false); null otherwise. */
+      share_to_feed: boolean | null;
+      audio_name: string | null;
+      /** @enum {string|null} */
+      trial_reel: 'manual' | 'performance' | null;
       /** Format: date-time */
       date_pub: string;
       /** @enum {string} */
@@ -1455,6 +1465,26 @@ export interface operations {
            * @description When to publish, before 2100. Absent, null or in the past: as soon as possible.
            */
           date_pub?: string | null;
+          /**
+           * @description `feed` (default) or `story`.
+           * @enum {string|null}
+           */
+          placement?: 'feed' | 'story' | null;
+          /** @description Describes a photo for screen readers; photos only, not stories. */
+          alt_text?: string | null;
+          /** @description Up to 3 Instagram usernames invited as collaborators; feed posts only. */
+          collaborators?: string[] | null;
+          /** @description Reels: public https URL of a JPEG cover (9:16 advised); overrides thumb_offset. */
+          cover_url?: string | null;
+          /** @description Reels: also show in the grid; default true. */
+          share_to_feed?: boolean | null;
+          /** @description Reels: the name of the reel’s original audio. */
+          audio_name?: string | null;
+          /**
+           * @description Reels: share first with non-followers only. `manual` graduates when you choose, `performance` when it does well (Meta’s MANUAL / SS_PERFORMANCE).
+           * @enum {string|null}
+           */
+          trial_reel?: 'manual' | 'performance' | null;
         };
       };
     };
@@ -1687,6 +1717,26 @@ export interface operations {
            * @description When to publish, before 2100. Absent, null or in the past: as soon as possible.
            */
           date_pub?: string | null;
+          /**
+           * @description `feed` (default) or `story`.
+           * @enum {string|null}
+           */
+          placement?: 'feed' | 'story' | null;
+          /** @description Describes a photo for screen readers; photos only, not stories. */
+          alt_text?: string | null;
+          /** @description Up to 3 Instagram usernames invited as collaborators; feed posts only. */
+          collaborators?: string[] | null;
+          /** @description Reels: public https URL of a JPEG cover (9:16 advised); overrides thumb_offset. */
+          cover_url?: string | null;
+          /** @description Reels: also show in the grid; default true. */
+          share_to_feed?: boolean | null;
+          /** @description Reels: the name of the reel’s original audio. */
+          audio_name?: string | null;
+          /**
+           * @description Reels: share first with non-followers only. `manual` graduates when you choose, `performance` when it does well (Meta’s MANUAL / SS_PERFORMANCE).
+           * @enum {string|null}
+           */
+          trial_reel?: 'manual' | 'performance' | null;
         };
       };
     };
@@ -1937,6 +1987,26 @@ export interface operations {
            * @description When to publish, before 2100. Absent, null or in the past: as soon as possible.
            */
           date_pub?: string | null;
+          /**
+           * @description `feed` (default) or `story`.
+           * @enum {string|null}
+           */
+          placement?: 'feed' | 'story' | null;
+          /** @description Describes a photo for screen readers; photos only, not stories. */
+          alt_text?: string | null;
+          /** @description Up to 3 Instagram usernames invited as collaborators; feed posts only. */
+          collaborators?: string[] | null;
+          /** @description Reels: public https URL of a JPEG cover (9:16 advised); overrides thumb_offset. */
+          cover_url?: string | null;
+          /** @description Reels: also show in the grid; default true. */
+          share_to_feed?: boolean | null;
+          /** @description Reels: the name of the reel’s original audio. */
+          audio_name?: string | null;
+          /**
+           * @description Reels: share first with non-followers only. `manual` graduates when you choose, `performance` when it does well (Meta’s MANUAL / SS_PERFORMANCE).
+           * @enum {string|null}
+           */
+          trial_reel?: 'manual' | 'performance' | null;
         };
       };
     };

@@ -1,0 +1,238 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GRAPH_TOKEN } from './helpers/post-fixtures.ts';
+import { startPublisherEnv, waitFor, type PublisherEnv } from './helpers/publisher.ts';
+
+let env: PublisherEnv;
+let account = 500;
+const nextAccount = () => String(++account);
+
+beforeAll(async () => {
+  env = await startPublisherEnv();
+});
+afterAll(() => env.close());
+
+async function create(body: Record<string, unknown>) {
+  return env.api('POST', '/posts', { body: { token: GRAPH_TOKEN, ...body }, token: env.token });
+}
+
+async function publishedParams(body: Record<string, unknown>) {
+  const ig = nextAccount();
+  const res = await create({ user_id: ig, ...body });
+  expect(res.status, JSON.stringify(res.body)).toBe(201);
+  const done = await waitFor(
+    `post ${res.body.id} published`,
+    async () => {
+      const p = (await env.api('GET', `/posts/${res.body.id}`, { token: env.token })).body;
+      if (p.status === 'failed') throw new Error(JSON.stringify(p.error));
+      return p.status === 'published' ? p : undefined;
+    },
+    15_000,
+  );
+  const creates = env.fake.requests.filter((r) => r.endpoint === 'create' && r.path === `/${ig}/media`);
+  const publishes = env.fake.requests.filter(
+    (r) => r.endpoint === 'publish' && r.path === `/${ig}/media_publish`,
+  );
+  expect(creates).toHaveLength(1);
+  expect(publishes).toHaveLength(1);
+  return { post: res.body, done, params: creates[0]!.params };
+}
+
+describe('kinds of posts, published with exactly Meta’s parameters', () => {
+  it('a reel with cover, audio name, trial mode, collaborators and share_to_feed false', async () => {
+    const { post, params } = await publishedParams({
+      content_type: 'Video',
+      url: 'https://cdn.example.com/r.mp4',
+      caption: 'New reel',
+      cover_url: 'https://cdn.example.com/cover.jpg',
+      audio_name: 'Morning song',
+      trial_reel: 'manual',
+      share_to_feed: false,
+      collaborators: ['partner.one', 'partner.two'],
+    });
+    expect(post).toMatchObject({
+      placement: 'feed',
+      cover_url: 'https://cdn.example.com/cover.jpg',
+      audio_name: 'Morning song',
+      trial_reel: 'manual',
+      share_to_feed: false,
+      collaborators: ['partner.one', 'partner.two'],
+      alt_text: null,
+    });
+    expect(params).toEqual({
+      media_type: 'REELS',
+      video_url: 'https://cdn.example.com/r.mp4',
+      caption: 'New reel',
+      share_to_feed: 'false',
+      cover_url: 'https://cdn.example.com/cover.jpg',
+      audio_name: 'Morning song',
+      trial_params: '{"graduation_strategy":"MANUAL"}',
+      collaborators: '["partner.one","partner.two"]',
+    });
+  });
+
+  it('a photo with alt text and a collaborator', async () => {
+    const { post, params } = await publishedParams({
+      content_type: 'Photo',
+      url: 'https://cdn.example.com/p.jpg',
+      alt_text: 'A red bicycle against a white wall',
+      collaborators: ['partner.one'],
+    });
+    expect(post).toMatchObject({ alt_text: 'A red bicycle against a white wall', share_to_feed: null });
+    expect(params).toEqual({
+      image_url: 'https://cdn.example.com/p.jpg',
+      alt_text: 'A red bicycle against a white wall',
+      collaborators: '["partner.one"]',
+    });
+  });
+
+  it('stories, a photo with a tag and a video', async () => {
+    const photo = await publishedParams({
+      placement: 'story',
+      content_type: 'Photo',
+      url: 'https://cdn.example.com/s.jpg',
+      user_tags: [{ username: 'friend', x: 0.5, y: 0.5 }],
+    });
+    expect(photo.post.placement).toBe('story');
+    expect(photo.params).toEqual({
+      media_type: 'STORIES',
+      image_url: 'https://cdn.example.com/s.jpg',
+      user_tags: '[{"username":"friend","x":0.5,"y":0.5}]',
+    });
+    const video = await publishedParams({
+      placement: 'story',
+      content_type: 'Video',
+      url: 'https://cdn.example.com/s.mp4',
+    });
+    expect(video.params).toEqual({ media_type: 'STORIES', video_url: 'https://cdn.example.com/s.mp4' });
+  });
+});
+
+describe('fields that do not apply are refused, each with its own issue', () => {
+  const issues = async (body: Record<string, unknown>) => {
+    const res = await create({ user_id: '1', ...body });
+    expect(res.status, JSON.stringify(res.body)).toBe(400);
+    return Object.fromEntries(
+      res.body.issues.map((i: { path: string; message: string }) => [i.path, i.message]),
+    );
+  };
+
+  it('on a story', async () => {
+    const found = await issues({
+      placement: 'story',
+      content_type: 'Video',
+      url: 'https://cdn.example.com/s.mp4',
+      caption: 'x',
+      location_id: '123',
+      collaborators: ['a.b'],
+      thumb_offset: 10,
+      cover_url: 'https://cdn.example.com/c.jpg',
+      audio_name: 'x',
+      trial_reel: 'manual',
+      share_to_feed: true,
+    });
+    expect(Object.keys(found).sort()).toEqual(
+      [
+        'audio_name',
+        'caption',
+        'collaborators',
+        'cover_url',
+        'location_id',
+        'share_to_feed',
+        'thumb_offset',
+        'trial_reel',
+      ].sort(),
+    );
+    expect(found.caption).toContain('does not apply to a story');
+    const photoStory = await issues({
+      placement: 'story',
+      content_type: 'Photo',
+      url: 'https://cdn.example.com/s.jpg',
+      alt_text: 'x',
+    });
+    expect(Object.keys(photoStory)).toEqual(['alt_text']);
+  });
+
+  it('reel options on a photo, alt text on a reel, and bad values', async () => {
+    const onPhoto = await issues({
+      content_type: 'Photo',
+      url: 'https://cdn.example.com/p.jpg',
+      cover_url: 'https://cdn.example.com/c.jpg',
+      share_to_feed: false,
+      audio_name: 'x',
+      trial_reel: 'performance',
+    });
+    expect(onPhoto).toEqual({
+      cover_url: 'cover_url is only for videos (reels)',
+      share_to_feed: 'share_to_feed is only for videos (reels)',
+      audio_name: 'audio_name is only for videos (reels)',
+      trial_reel: 'trial_reel is only for videos (reels)',
+    });
+    const onReel = await issues({
+      content_type: 'Video',
+      url: 'https://cdn.example.com/r.mp4',
+      alt_text: 'x',
+    });
+    expect(Object.keys(onReel)).toEqual(['alt_text']);
+    const bad = await issues({
+      content_type: 'Video',
+      url: 'https://cdn.example.com/r.mp4',
+      collaborators: ['a', 'b', 'c', 'd'],
+      cover_url: 'http://127.0.0.1/c.jpg',
+      audio_name: 'x'.repeat(101),
+      trial_reel: 'sometimes',
+      placement: 'reel',
+    });
+    expect(Object.keys(bad).sort()).toEqual([
+      'audio_name',
+      'collaborators',
+      'cover_url',
+      'placement',
+      'trial_reel',
+    ]);
+    const long = await issues({
+      content_type: 'Photo',
+      url: 'https://cdn.example.com/p.jpg',
+      alt_text: 'x'.repeat(1001),
+    });
+    expect(long.alt_text).toBe('alt_text is at most 1000 characters');
+  });
+
+  it('PATCH checks the merged post: a reel with a cover cannot become a photo without clearing it', async () => {
+    const reel = await create({
+      user_id: '2',
+      content_type: 'Video',
+      url: 'https://cdn.example.com/r.mp4',
+      cover_url: 'https://cdn.example.com/c.jpg',
+      date_pub: new Date(Date.now() + 3_600_000).toISOString(),
+    });
+    const refused = await env.api('PATCH', `/posts/${reel.body.id}`, {
+      body: { content_type: 'Photo', url: 'https://cdn.example.com/p.jpg' },
+      token: env.token,
+    });
+    expect(refused.status).toBe(400);
+    expect(refused.body.issues).toEqual([
+      { path: 'cover_url', message: 'cover_url is only for videos (reels)' },
+    ]);
+    const ok = await env.api('PATCH', `/posts/${reel.body.id}`, {
+      body: {
+        content_type: 'Photo',
+        url: 'https://cdn.example.com/p.jpg',
+        cover_url: null,
+        alt_text: 'Now a photo',
+      },
+      token: env.token,
+    });
+    expect(ok.body).toMatchObject({
+      content_type: 'Photo',
+      cover_url: null,
+      alt_text: 'Now a photo',
+      share_to_feed: null,
+    });
+    const story = await env.api('PATCH', `/posts/${reel.body.id}`, {
+      body: { placement: 'story' },
+      token: env.token,
+    });
+    expect(story.body.issues.map((i: { path: string }) => i.path)).toEqual(['alt_text']);
+    await env.api('DELETE', `/posts/${reel.body.id}`, { token: env.token });
+  });
+});
