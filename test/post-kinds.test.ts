@@ -7,7 +7,7 @@ let account = 500;
 const nextAccount = () => String(++account);
 
 beforeAll(async () => {
-  env = await startPublisherEnv();
+  env = await startPublisherEnv({ worker: { firstCommentRetryDelaysMs: [100, 100, 100] } });
 });
 afterAll(() => env.close());
 
@@ -104,6 +104,79 @@ describe('kinds of posts, published with exactly Meta’s parameters', () => {
       url: 'https://cdn.example.com/s.mp4',
     });
     expect(video.params).toEqual({ media_type: 'STORIES', video_url: 'https://cdn.example.com/s.mp4' });
+  });
+});
+
+describe('the first comment', () => {
+  const events = async (id: number) =>
+    (await env.api('GET', `/posts/${id}/events`, { token: env.token })).body.items as {
+      type: string;
+      message: string;
+    }[];
+  const commented = (id: number) =>
+    waitFor(`post ${id}'s first comment`, async () => {
+      const p = (await env.api('GET', `/posts/${id}`, { token: env.token })).body;
+      return p.first_comment_id ? p : undefined;
+    });
+
+  it('is posted once after the post is live, and its id stored', async () => {
+    const { done } = await publishedParams({
+      content_type: 'Photo',
+      url: 'https://cdn.example.com/fc.jpg',
+      caption: 'Sunset',
+      first_comment: '#sunset #beach #nofilter',
+    });
+    const post = await commented(done.id);
+    const comments = env.fake.comments.get(done.media_id)!;
+    expect(comments.map((c) => c.text)).toEqual(['#sunset #beach #nofilter']);
+    expect(post.first_comment_id).toBe(comments[0]!.id);
+    expect((await events(done.id)).map((e) => e.type).slice(-2)).toEqual([
+      'published',
+      'first_comment_posted',
+    ]);
+  });
+
+  it('after a lost answer, finds its comment instead of posting it twice', async () => {
+    env.fake.failNext('comment', 'lose_answer');
+    const { done } = await publishedParams({
+      content_type: 'Photo',
+      url: 'https://cdn.example.com/fc.jpg',
+      first_comment: 'lost then found',
+    });
+    const post = await commented(done.id);
+    const comments = env.fake.comments.get(done.media_id)!;
+    expect(comments).toHaveLength(1);
+    expect(post.first_comment_id).toBe(comments[0]!.id);
+    expect(
+      env.fake.requests.filter((r) => r.endpoint === 'comments' && r.path === `/${done.media_id}/comments`)
+        .length,
+    ).toBeGreaterThan(0);
+  });
+
+  it('that cannot be posted is an event, and the post stays published', async () => {
+    env.fake.failNext('comment', { status: 400, code: 100, message: 'Comments are turned off' });
+    const { done } = await publishedParams({
+      content_type: 'Photo',
+      url: 'https://cdn.example.com/fc.jpg',
+      first_comment: 'nope',
+    });
+    const failed = await waitFor('first_comment_failed', async () =>
+      (await events(done.id)).find((e) => e.type === 'first_comment_failed'),
+    );
+    expect(failed.message).toContain('Comments are turned off');
+    const post = (await env.api('GET', `/posts/${done.id}`, { token: env.token })).body;
+    expect(post).toMatchObject({ status: 'published', first_comment_id: null, error: null });
+  });
+
+  it('transient failures are tried again, a bounded number of times', async () => {
+    env.fake.failNext('comment', { status: 500, code: 2, message: 'Temporary', transient: true }, 2);
+    const { done } = await publishedParams({
+      content_type: 'Photo',
+      url: 'https://cdn.example.com/fc.jpg',
+      first_comment: 'third time',
+    });
+    await commented(done.id);
+    expect(env.fake.comments.get(done.media_id)!.map((c) => c.text)).toEqual(['third time']);
   });
 });
 

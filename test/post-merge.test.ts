@@ -17,6 +17,7 @@ const current: PostContent = {
   share_to_feed: false,
   audio_name: 'Original audio',
   trial_reel: 'manual',
+  first_comment: '#sunset #beach',
 };
 
 describe('merging an edit into a post', () => {
@@ -58,6 +59,7 @@ describe('merging an edit into a post', () => {
       share_to_feed: null,
       audio_name: null,
       trial_reel: null,
+      first_comment: null,
     });
     expect(changed).toEqual(['user_id', 'content_type', 'url', 'token']);
     expect(datePubGiven).toBe(true);

@@ -184,6 +184,11 @@ export const posts = pgTable(
     shareToFeed: boolean('share_to_feed'),
     audioName: text('audio_name'),
     trialReel: text('trial_reel', { enum: ['manual', 'performance'] }),
+    /** Posted as a comment on the media once it is published (server/publisher/first-comment.ts). */
+    firstComment: text('first_comment'),
+    firstCommentId: text('first_comment_id'),
+    /** Tries made: after one, a retry reads the media's comments before posting again (never twice). */
+    firstCommentAttempts: integer('first_comment_attempts').notNull().default(0),
     /** The connected account whose current token publishes the post; null when the post carries its own. */
     instagramId: bigint('instagram_id', { mode: 'number' }).references(() => instagrams.id, {
       onDelete: 'set null',
@@ -258,6 +263,8 @@ export const POST_EVENT_TYPES = [
   'recovered',
   'held',
   'released',
+  'first_comment_posted',
+  'first_comment_failed',
 ] as const;
 export type PostEventType = (typeof POST_EVENT_TYPES)[number];
 

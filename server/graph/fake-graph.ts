@@ -28,7 +28,10 @@ export type FakeEndpoint =
   | 'oauth_token'
   | 'ig_code'
   | 'authorize'
-  | 'subscribe';
+  | 'subscribe'
+  // Comments on media.
+  | 'comment'
+  | 'comments';
 
 /** The Meta host a request went to. */
 export type FakeHost = 'facebook' | 'instagram' | 'instagram_api' | 'instagram_www' | 'facebook_www';
@@ -170,6 +173,8 @@ export class FakeGraph {
   readonly accounts = new Map<string, FakeAccount>();
   /** Every token of an account issued before this instant is revoked (the user removed the app). */
   readonly revokedBefore = new Map<string, number>();
+  /** Comments on each media, oldest first. */
+  readonly comments = new Map<string, { id: string; text: string; username: string; timestamp: number }[]>();
   /** `subscribed_apps` calls: fields per account. */
   readonly subscriptions = new Map<string, string>();
   /** Our app at Meta, per login type. */
@@ -377,6 +382,7 @@ export class FakeGraph {
     this.quotaUsedElsewhere.clear();
     this.revokedBefore.clear();
     this.subscriptions.clear();
+    this.comments.clear();
     this.codes.clear();
     this.authorize = { decision: 'approve' };
     this.wrapCodeAnswer = false;
@@ -540,6 +546,7 @@ export class FakeGraph {
     if (host === 'facebook' && method === 'GET' && s.join('/') === 'oauth/access_token')
       return params.grant_type === 'fb_exchange_token' || params.code ? 'oauth_token' : 'unknown';
     if (method === 'POST' && s.length === 2 && s[1] === 'subscribed_apps') return 'subscribe';
+    if (s.length === 2 && s[1] === 'comments') return method === 'POST' ? 'comment' : 'comments';
     if (method === 'GET' && s.length === 1 && this.accounts.has(s[0]!)) return 'profile';
     if (method === 'POST' && s.length === 2 && s[1] === 'media') return 'create';
     if (method === 'POST' && s.length === 2 && s[1] === 'media_publish') return 'publish';
@@ -871,6 +878,42 @@ export class FakeGraph {
       case 'subscribe': {
         this.subscriptions.set(s[0]!, params.subscribed_fields ?? '');
         return { body: { success: true } };
+      }
+      case 'comment':
+      case 'comments': {
+        const media = this.media.find((m) => m.id === s[0]);
+        if (!media)
+          return {
+            error: {
+              status: 400,
+              code: 100,
+              subcode: 33,
+              message: 'Unsupported post request. Object does not exist',
+            },
+          };
+        const list = this.comments.get(media.id) ?? [];
+        this.comments.set(media.id, list);
+        if (endpoint === 'comments') {
+          // Newest first, top level only, as Meta lists them.
+          const data = [...list].reverse().map((c) => ({
+            id: c.id,
+            text: c.text,
+            username: c.username,
+            timestamp: graphTime(c.timestamp),
+          }));
+          return { body: { data } };
+        }
+        if (!params.message)
+          return { error: { status: 400, code: 100, message: 'The parameter message is required' } };
+        const owner = this.accounts.get(media.igUserId);
+        const comment = {
+          id: this.id(),
+          text: params.message,
+          username: owner?.username ?? 'owner',
+          timestamp: now,
+        };
+        list.push(comment);
+        return { body: { id: comment.id } };
       }
       default:
         return { error: { status: 400, code: 100, message: 'Unsupported request' } };

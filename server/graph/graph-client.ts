@@ -51,6 +51,10 @@ export interface GraphClient {
     limit: number,
   ): Promise<{ id: string; timestamp: Date | null; caption: string | null; permalink: string | null }[]>;
   publishingLimit(igUserId: string, token: string): Promise<PublishingLimit>;
+  /** Comments on a media, newest first (first page: enough to find our own fresh comment). */
+  comments(mediaId: string, token: string): Promise<{ id: string; text: string }[]>;
+  /** Comments on a media; returns the comment's id. */
+  comment(mediaId: string, token: string, message: string): Promise<string>;
 }
 
 /** Graph timestamps look like 2026-11-22T17:00:00+0000: no colon in the offset. */
@@ -204,6 +208,14 @@ export function createGraphClient(opts: GraphClientOptions): GraphClient {
         caption: typeof m.caption === 'string' ? m.caption : null,
         permalink: typeof m.permalink === 'string' ? m.permalink : null,
       }));
+    },
+    async comments(mediaId, token) {
+      const body = await call('GET', `${mediaId}/comments`, token, { fields: 'id,text,timestamp,username' });
+      const data = Array.isArray(body.data) ? (body.data as Record<string, unknown>[]) : [];
+      return data.map((c) => ({ id: String(c.id), text: typeof c.text === 'string' ? c.text : '' }));
+    },
+    async comment(mediaId, token, message) {
+      return id(await call('POST', `${mediaId}/comments`, token, { message }));
     },
     async publishingLimit(igUserId, token) {
       const body = await call('GET', `${igUserId}/content_publishing_limit`, token, {

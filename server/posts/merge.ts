@@ -21,6 +21,7 @@ export interface PostContent {
   share_to_feed: boolean | null;
   audio_name: string | null;
   trial_reel: 'manual' | 'performance' | null;
+  first_comment: string | null;
 }
 
 const EDITABLE_FIELDS = [
@@ -41,6 +42,7 @@ const EDITABLE_FIELDS = [
   'share_to_feed',
   'audio_name',
   'trial_reel',
+  'first_comment',
 ] as const;
 type EditableField = (typeof EDITABLE_FIELDS)[number];
 
@@ -99,6 +101,7 @@ export function mergeEdit(
     share_to_feed: given('share_to_feed') ? (input.share_to_feed ?? null) : current.share_to_feed,
     audio_name: given('audio_name') ? (input.audio_name ?? null) : current.audio_name,
     trial_reel: given('trial_reel') ? (input.trial_reel ?? null) : current.trial_reel,
+    first_comment: given('first_comment') ? (input.first_comment ?? null) : current.first_comment,
   };
   const changed = EDITABLE_FIELDS.filter((f) => f !== 'date_pub' && input[f] !== undefined);
   return { content, changed, datePubGiven: given('date_pub'), issues };

@@ -51,6 +51,7 @@ export interface PostShape {
   share_to_feed?: boolean | null | undefined;
   audio_name?: string | null | undefined;
   trial_reel?: string | null | undefined;
+  first_comment?: string | null | undefined;
   user_tags?:
     { username: string; x?: number | null | undefined; y?: number | null | undefined }[] | null | undefined;
 }
@@ -71,6 +72,7 @@ export function crossFieldIssues(post: PostShape): FieldIssue[] {
     for (const field of [
       'caption',
       'location_id',
+      'first_comment',
       'collaborators',
       'alt_text',
       'thumb_offset',

@@ -96,6 +96,18 @@ const ZAudioName = z
   .refine(...noNul('audio_name'))
   .meta({ description: 'Reels: the name of the reel’s original audio.' });
 
+const ZFirstComment = z
+  .string()
+  .refine(...noNul('first_comment'))
+  .superRefine((value, ctx) => {
+    for (const message of captionProblems(value))
+      ctx.addIssue({ code: 'custom', message: message.replace(/^caption/, 'first_comment') });
+  })
+  .meta({
+    description:
+      'Posted as the first comment once the post is live (e.g. hashtags); feed posts only; the caption’s limits.',
+  });
+
 const ZTrialReel = z.enum(TRIAL_REELS).meta({
   description:
     'Reels: share first with non-followers only. `manual` graduates when you choose, `performance` when it does well (Meta’s MANUAL / SS_PERFORMANCE).',
@@ -152,6 +164,7 @@ const fields = {
   share_to_feed: z.boolean().nullish().meta({ description: 'Reels: also show in the grid; default true.' }),
   audio_name: ZAudioName.nullish(),
   trial_reel: ZTrialReel.nullish(),
+  first_comment: ZFirstComment.nullish(),
 };
 
 const MIXED = 'give instagram_id, or user_id with token, not both';
@@ -226,6 +239,7 @@ export const ZUpdatePostInput = z
     share_to_feed: fields.share_to_feed,
     audio_name: fields.audio_name,
     trial_reel: fields.trial_reel,
+    first_comment: fields.first_comment,
   })
   .strict()
   .superRefine((post, ctx) => {
@@ -277,6 +291,11 @@ export const ZPost = z
       .meta({ description: 'Reels only (true unless set false); null otherwise.' }),
     audio_name: z.string().nullable(),
     trial_reel: z.enum(TRIAL_REELS).nullable(),
+    first_comment: z.string().nullable(),
+    first_comment_id: z
+      .string()
+      .nullable()
+      .meta({ description: 'The comment’s id once posted; null until then (or if it could not be posted).' }),
     date_pub: ZInstant,
     status: z.enum(POST_STATUSES),
     creation_id: z.string().nullable().meta({ description: 'The media container id, once made.' }),

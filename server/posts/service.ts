@@ -53,6 +53,8 @@ function toPostOutput(row: PostRow, tags: TagRow[]): PostOutput {
     share_to_feed: row.contentType === 'Video' && row.placement === 'feed' ? (row.shareToFeed ?? true) : null,
     audio_name: row.audioName,
     trial_reel: row.trialReel,
+    first_comment: row.firstComment,
+    first_comment_id: row.firstCommentId,
     date_pub: formatInstant(row.datePub),
     status: row.status,
     creation_id: row.creationId,
@@ -140,12 +142,13 @@ export async function createPost(
   // Plain SQL on this hot path: drizzle's builders cost more CPU than the statements (bench/REPORT.md).
   const [row] = await tx.execute(sql`
     insert into posts (owner_id, ig_user_id, instagram_id, content_type, url, caption, location_id, thumb_offset,
-                       placement, alt_text, collaborators, cover_url, share_to_feed, audio_name, trial_reel,
+                       placement, alt_text, collaborators, cover_url, share_to_feed, audio_name, trial_reel, first_comment,
                        token_key_id, token_ciphertext, date_pub, created_at, updated_at)
     values (${ownerId}, ${igUserId}, ${instagramId}, ${input.content_type}, ${input.url}, ${input.caption ?? null},
             ${input.location_id ?? null}, ${input.thumb_offset ?? null}, ${input.placement ?? 'feed'},
             ${input.alt_text ?? null}, ${arrayLiteral(input.collaborators ?? [])}::text[], ${input.cover_url ?? null},
             ${input.share_to_feed ?? null}, ${input.audio_name ?? null}, ${input.trial_reel ?? null},
+            ${input.first_comment ?? null},
             ${sealed?.keyId ?? null}, ${sealed?.ciphertext ?? null},
             ${datePub.toISOString()}::timestamptz, ${now.toISOString()}::timestamptz, ${now.toISOString()}::timestamptz)
     returning *`);
@@ -276,6 +279,7 @@ export async function updatePost(
       share_to_feed: current.shareToFeed,
       audio_name: current.audioName,
       trial_reel: current.trialReel,
+      first_comment: current.firstComment,
     },
     input,
     edit.mode,
@@ -334,6 +338,7 @@ export async function updatePost(
       shareToFeed: content.share_to_feed,
       audioName: content.audio_name,
       trialReel: content.trial_reel,
+      firstComment: content.first_comment,
       ...(sealed ? { tokenKeyId: sealed.keyId, tokenCiphertext: sealed.ciphertext } : {}),
       datePub,
       updatedAt: now,

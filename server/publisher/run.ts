@@ -100,9 +100,17 @@ export interface RunAccount {
   tokenCiphertext: string;
 }
 
-/** A run's token and host: the named account's current ones, or the post's own (null if it has none left). */
-async function makeRun(deps: PublisherDeps, post: PostRow, job: PublishJob): Promise<PublishRun | null> {
-  const { owner, priority } = job;
+export interface Credentials {
+  account: RunAccount | null;
+  token: string;
+  graph: GraphClient;
+}
+
+/** A post's token and host: the named account's current ones, or the post's own (null if it has none left). */
+export async function credentialsOf(
+  deps: Pick<PublisherDeps, 'db' | 'meta' | 'cipher'>,
+  post: PostRow,
+): Promise<Credentials | null> {
   let account: RunAccount | null = null;
   let sealed: { keyId: string; ciphertext: string } | null = null;
   if (post.instagramId !== null) {
@@ -124,19 +132,17 @@ async function makeRun(deps: PublisherDeps, post: PostRow, job: PublishJob): Pro
   }
   if (!sealed) return null;
   const token = deps.cipher.open(sealed);
-  return {
-    deps,
-    post,
-    owner,
-    priority,
-    log: deps.logger.child({ postId: post.id, owner }),
-    account,
-    token,
-    graph: deps.meta.graph[account?.loginType ?? loginTypeOf(token)],
-  };
+  return { account, token, graph: deps.meta.graph[account?.loginType ?? loginTypeOf(token)] };
 }
 
-function errorOf(error: unknown): PostError {
+async function makeRun(deps: PublisherDeps, post: PostRow, job: PublishJob): Promise<PublishRun | null> {
+  const credentials = await credentialsOf(deps, post);
+  if (!credentials) return null;
+  const { owner, priority } = job;
+  return { deps, post, owner, priority, log: deps.logger.child({ postId: post.id, owner }), ...credentials };
+}
+
+export function errorOf(error: unknown): PostError {
   if (error instanceof GraphError) {
     return {
       code: error.errorCode,
@@ -155,7 +161,7 @@ function errorOf(error: unknown): PostError {
   };
 }
 
-function actionOf(error: unknown): GraphAction | 'unknown' {
+export function actionOf(error: unknown): GraphAction | 'unknown' {
   if (error instanceof GraphError || error instanceof GraphNetworkError) return error.action;
   return 'unknown';
 }

@@ -21,6 +21,8 @@ import {
 import { PRUNE_EXPIRED_CRONTAB, PRUNE_EXPIRED_TASK, ZPruneExpiredPayload } from '../jobs/prune-expired.ts';
 import { PUBLISH_POST_TASK, ZPublishPostPayload } from '../jobs/publish-post.ts';
 import { DELIVER_WEBHOOK_TASK, ZDeliverWebhookPayload } from '../jobs/deliver-webhook.ts';
+import { FIRST_COMMENT_TASK, ZFirstCommentPayload } from '../jobs/first-comment.ts';
+import { postFirstComment } from './first-comment.ts';
 import { deliverWebhook, type DeliverDeps } from '../webhooks/deliver.ts';
 import {
   enqueueReconcileAfterStart,
@@ -46,6 +48,8 @@ export interface WorkerOptions {
   /** How often this process proves it is alive; default 5 s. */
   heartbeatMs?: number;
   settings?: Partial<PublisherSettings>;
+  /** The waits between first-comment tries; tests shorten them. */
+  firstCommentRetryDelaysMs?: number[];
   /** Webhook sending: WEBHOOK_ALLOW_PRIVATE_HOSTS, and for tests a shorter schedule, timeout and a resolver. */
   webhooks?: Partial<Pick<DeliverDeps, 'retryDelaysMs'>> & Partial<DeliverDeps['send']>;
   /** Called when the worker pool stops without stop() being called; npm start then exits with 1. */
@@ -164,6 +168,10 @@ export async function startPublishWorker(opts: WorkerOptions): Promise<PublishWo
           { sessions, counters, oauthStates },
           'deleted expired sessions, rate-limit counters and OAuth states',
         );
+      },
+      [FIRST_COMMENT_TASK]: async (payload) => {
+        const { postId } = ZFirstCommentPayload.parse(payload);
+        await postFirstComment({ ...opts, logger, retryDelaysMs: opts.firstCommentRetryDelaysMs }, postId);
       },
       [DELIVER_WEBHOOK_TASK]: async (payload) => {
         const { deliveryId } = ZDeliverWebhookPayload.parse(payload);

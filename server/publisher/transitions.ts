@@ -14,6 +14,7 @@ import { getPost } from '../posts/service.ts';
 import { emitWebhookEvent } from '../webhooks/outbox.ts';
 import type { StateReason } from '../instagrams/types.ts';
 import { arrayLiteral, intervalOf } from '../db/sql.ts';
+import { scheduleFirstComment } from '../jobs/first-comment.ts';
 import { schedulePublishJob } from '../jobs/publish-post.ts';
 import { appendEvent, eventInsert, type PostEventInput } from '../posts/events.ts';
 import type { PostError } from '../posts/post-error.ts';
@@ -179,6 +180,7 @@ export async function markPublished(
       message: opts.mediaId ? `Published as media ${opts.mediaId}.` : 'Published.',
     });
     await notify(tx, run, 'post.published');
+    if (run.post.firstComment) await scheduleFirstComment(tx, run.post.id);
   });
 }
 

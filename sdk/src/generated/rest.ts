@@ -497,6 +497,9 @@ export interface components {
       audio_name: string | null;
       /** @enum {string|null} */
       trial_reel: 'manual' | 'performance' | null;
+      first_comment: string | null;
+      /** @description The comment’s id once posted; null until then (or if it could not be posted). */
+      first_comment_id: string | null;
       /** Format: date-time */
       date_pub: string;
       /** @enum {string} */
@@ -557,7 +560,9 @@ export interface components {
         | 'failed'
         | 'recovered'
         | 'held'
-        | 'released';
+        | 'released'
+        | 'first_comment_posted'
+        | 'first_comment_failed';
       message: string;
       /** Format: date-time */
       date_pub: string | null;
@@ -1485,6 +1490,8 @@ export interface operations {
            * @enum {string|null}
            */
           trial_reel?: 'manual' | 'performance' | null;
+          /** @description Posted as the first comment once the post is live (e.g. hashtags); feed posts only; the caption’s limits. */
+          first_comment?: string | null;
         };
       };
     };
@@ -1737,6 +1744,8 @@ export interface operations {
            * @enum {string|null}
            */
           trial_reel?: 'manual' | 'performance' | null;
+          /** @description Posted as the first comment once the post is live (e.g. hashtags); feed posts only; the caption’s limits. */
+          first_comment?: string | null;
         };
       };
     };
@@ -2007,6 +2016,8 @@ export interface operations {
            * @enum {string|null}
            */
           trial_reel?: 'manual' | 'performance' | null;
+          /** @description Posted as the first comment once the post is live (e.g. hashtags); feed posts only; the caption’s limits. */
+          first_comment?: string | null;
         };
       };
     };
