@@ -110,10 +110,15 @@ describe('field rules', () => {
       { path: 'user_id', message: 'user_id must be the digits of an Instagram professional account id' },
     ]);
   });
-  it('knows only Photo and Video', async () => {
-    const issues = await rejected(photo({ content_type: 'Carousel' }));
-    expect(issues).toHaveLength(1);
-    expect(issues[0]!.path).toBe('content_type');
+  it('knows Photo, Video and Carousel, and a carousel is made of children, not a url', async () => {
+    const unknown = await rejected(photo({ content_type: 'Album' }));
+    expect(unknown.map((i) => i.path)).toEqual(['content_type']);
+    const carousel = await rejected(photo({ content_type: 'Carousel' }));
+    expect(carousel).toEqual([
+      { path: 'url', message: 'a carousel has no url: put its items in children' },
+      { path: 'children', message: 'a carousel needs 2 to 10 children' },
+      { path: 'user_tags', message: 'tag people on each child of a carousel (children.N.user_tags)' },
+    ]);
   });
   it('wants tag coordinates in [0, 1] and at most 20 tags', async () => {
     const issues = await rejected(photo({ user_tags: [{ username: 'a', x: 1.5, y: -0.1 }] }));

@@ -152,8 +152,10 @@ export const oauthStates = pgTable(
 
 export const POST_STATUSES = ['scheduled', 'publishing', 'published', 'failed'] as const;
 export type PostStatus = (typeof POST_STATUSES)[number];
-export const CONTENT_TYPES = ['Photo', 'Video'] as const;
+export const CONTENT_TYPES = ['Photo', 'Video', 'Carousel'] as const;
 export type ContentType = (typeof CONTENT_TYPES)[number];
+/** What a carousel child is. */
+export const CHILD_CONTENT_TYPES = ['Photo', 'Video'] as const;
 
 export const posts = pgTable(
   'posts',
@@ -166,7 +168,8 @@ export const posts = pgTable(
     /** The Instagram professional account id (`user_id` in the API, as in the seeds). */
     igUserId: text('ig_user_id').notNull(),
     contentType: text('content_type', { enum: CONTENT_TYPES }).notNull(),
-    url: text('url').notNull(),
+    /** Null for a carousel: its media are its children's. */
+    url: text('url'),
     caption: text('caption'),
     locationId: text('location_id'),
     thumbOffset: integer('thumb_offset'),
@@ -248,6 +251,30 @@ export const postUserTags = pgTable(
   },
   (t) => [primaryKey({ columns: [t.postId, t.position] })],
 );
+
+/** A carousel's items, in order, each with its own container once made (reused after a crash or retry). */
+export const postChildren = pgTable(
+  'post_children',
+  {
+    postId: bigint('post_id', { mode: 'number' })
+      .notNull()
+      .references(() => posts.id, { onDelete: 'cascade' }),
+    position: integer('position').notNull(),
+    contentType: text('content_type', { enum: CHILD_CONTENT_TYPES }).notNull(),
+    url: text('url').notNull(),
+    altText: text('alt_text'),
+    userTags: jsonb('user_tags')
+      .$type<{ username: string; x: number | null; y: number | null }[]>()
+      .notNull()
+      .default(sql`'[]'::jsonb`),
+    /** The child's container id, stored as soon as Meta gives it. */
+    creationId: text('creation_id'),
+    containerCreatedAt: instant('container_created_at'),
+  },
+  (t) => [primaryKey({ columns: [t.postId, t.position] })],
+);
+
+export type PostChildRow = typeof postChildren.$inferSelect;
 
 export const POST_EVENT_TYPES = [
   'created',

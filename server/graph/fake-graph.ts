@@ -566,10 +566,27 @@ export class FakeGraph {
     switch (endpoint) {
       case 'create': {
         const igUserId = s[0]!;
+        const child = params.is_carousel_item === 'true';
+        if (params.media_type === 'CAROUSEL') return this.carousel(igUserId, params, now);
+        if (child && (params.caption !== undefined || params.location_id !== undefined))
+          return {
+            error: { status: 400, code: 100, message: '(#100) Carousel items take no caption or location' },
+          };
+        if (child && params.media_type !== undefined && params.media_type !== 'VIDEO')
+          return {
+            error: {
+              status: 400,
+              code: 100,
+              subcode: 2207023,
+              message: 'A carousel item is an image or a VIDEO',
+            },
+          };
         const isVideo =
-          params.media_type === 'REELS' || (params.media_type === 'STORIES' && !!params.video_url);
+          params.media_type === 'REELS' ||
+          (params.media_type === 'STORIES' && !!params.video_url) ||
+          (child && params.media_type === 'VIDEO');
         const mediaUrl = isVideo ? params.video_url : params.image_url;
-        if (params.media_type === 'VIDEO')
+        if (params.media_type === 'VIDEO' && !child)
           return {
             error: {
               status: 400,
@@ -918,6 +935,48 @@ export class FakeGraph {
       default:
         return { error: { status: 400, code: 100, message: 'Unsupported request' } };
     }
+  }
+
+  /** A CAROUSEL container: 2 to 10 finished carousel items of the same account. */
+  private carousel(
+    igUserId: string,
+    params: Record<string, string>,
+    now: number,
+  ): { body: unknown } | { error: GraphErrorBody } {
+    const ids = (params.children ?? '').split(',').filter(Boolean);
+    if (ids.length < 2 || ids.length > 10)
+      return {
+        error: { status: 400, code: 100, subcode: 2207028, message: 'A carousel needs 2 to 10 items' },
+      };
+    for (const id of ids) {
+      const item = this.containers.get(id);
+      if (!item || item.igUserId !== igUserId || item.params.is_carousel_item !== 'true')
+        return {
+          error: { status: 400, code: 100, message: `(#100) ${id} is not a carousel item of this account` },
+        };
+      if (item.statusCode !== 'FINISHED')
+        return {
+          error: {
+            status: 400,
+            code: 9007,
+            subcode: 2207027,
+            message: 'A carousel item is not ready for publishing',
+          },
+        };
+    }
+    const problem = containerRuleProblem({ ...params, media_type: 'CAROUSEL' });
+    if (problem) return { error: { status: 400, code: 100, message: `(#100) ${problem}` } };
+    const container: Container = {
+      id: this.id(),
+      igUserId,
+      params,
+      createdAt: now,
+      reads: 0,
+      readsUntilFinished: 0,
+      statusCode: 'FINISHED',
+    };
+    this.containers.set(container.id, container);
+    return { body: { id: container.id } };
   }
 
   /** A code once, within an hour, for the redirect_uri it was issued to. */

@@ -20,6 +20,44 @@ export interface ContainerParams {
   trialReel: 'manual' | 'performance' | null;
 }
 
+export interface CarouselChildParams {
+  contentType: 'Photo' | 'Video';
+  url: string;
+  altText: string | null;
+  userTags: { username: string; x: number | null; y: number | null }[];
+}
+
+/** A carousel item's container: no caption or location; videos as `media_type=VIDEO`. */
+export function carouselChildForm(child: CarouselChildParams): Record<string, string> {
+  const form: Record<string, string> = { is_carousel_item: 'true' };
+  if (child.contentType === 'Photo') {
+    form.image_url = child.url;
+    if (child.altText) form.alt_text = child.altText;
+    if (child.userTags.length > 0)
+      form.user_tags = JSON.stringify(child.userTags.map((t) => ({ username: t.username, x: t.x, y: t.y })));
+  } else {
+    form.media_type = 'VIDEO';
+    form.video_url = child.url;
+    if (child.userTags.length > 0)
+      form.user_tags = JSON.stringify(child.userTags.map((t) => ({ username: t.username })));
+  }
+  return form;
+}
+
+/** The carousel itself: its items' container ids in order, with the post's caption, location and collaborators. */
+export function carouselForm(params: {
+  childIds: string[];
+  caption: string | null;
+  locationId: string | null;
+  collaborators: string[];
+}): Record<string, string> {
+  const form: Record<string, string> = { media_type: 'CAROUSEL', children: params.childIds.join(',') };
+  if (params.caption) form.caption = params.caption;
+  if (params.locationId) form.location_id = params.locationId;
+  if (params.collaborators.length > 0) form.collaborators = JSON.stringify(params.collaborators);
+  return form;
+}
+
 /** Meta's `trial_params.graduation_strategy` for our `trial_reel`. */
 const GRADUATION = { manual: 'MANUAL', performance: 'SS_PERFORMANCE' } as const;
 
@@ -38,6 +76,8 @@ export interface GraphClient {
     params?: Record<string, string>,
   ): Promise<Record<string, unknown>>;
   createContainer(igUserId: string, token: string, params: ContainerParams): Promise<string>;
+  /** A container from a ready form (carousel items and carousels: carouselChildForm, carouselForm). */
+  createContainerWith(igUserId: string, token: string, form: Record<string, string>): Promise<string>;
   containerStatus(
     containerId: string,
     token: string,
@@ -178,6 +218,9 @@ export function createGraphClient(opts: GraphClientOptions): GraphClient {
     request: (method, path, token, params = {}) => call(method, path, token, params),
     async createContainer(igUserId, token, params) {
       return id(await call('POST', `${igUserId}/media`, token, containerForm(params)));
+    },
+    async createContainerWith(igUserId, token, form) {
+      return id(await call('POST', `${igUserId}/media`, token, form));
     },
     async containerStatus(containerId, token) {
       const body = await call('GET', containerId, token, { fields: 'status_code,status' });

@@ -9,7 +9,13 @@ export interface PostContent {
   /** With an account, the service fills it in from the account. */
   user_id: string;
   content_type: ContentType;
-  url: string;
+  url: string | null;
+  children: {
+    content_type: 'Photo' | 'Video';
+    url: string;
+    user_tags: { username: string; x: number | null; y: number | null }[];
+    alt_text: string | null;
+  }[];
   caption: string | null;
   location_id: string | null;
   thumb_offset: number | null;
@@ -29,6 +35,7 @@ const EDITABLE_FIELDS = [
   'user_id',
   'content_type',
   'url',
+  'children',
   'caption',
   'location_id',
   'user_tags',
@@ -87,7 +94,19 @@ export function mergeEdit(
     instagram_id: instagramId,
     user_id: userId,
     content_type: given('content_type') ? input.content_type! : current.content_type,
-    url: given('url') ? input.url! : current.url,
+    url: given('url') ? (input.url ?? null) : current.url,
+    children: given('children')
+      ? (input.children ?? []).map((c) => ({
+          content_type: c.content_type,
+          url: c.url,
+          user_tags: (c.user_tags ?? []).map((t) => ({
+            username: t.username,
+            x: t.x ?? null,
+            y: t.y ?? null,
+          })),
+          alt_text: c.alt_text ?? null,
+        }))
+      : current.children,
     caption: given('caption') ? (input.caption ?? null) : current.caption,
     location_id: given('location_id') ? (input.location_id ?? null) : current.location_id,
     thumb_offset: given('thumb_offset') ? (input.thumb_offset ?? null) : current.thumb_offset,

@@ -39,8 +39,18 @@ export function normalizeMediaUrl(value: string): string {
   return new URL(value).href;
 }
 
-export interface PostShape {
+type TagShape = { username: string; x?: number | null | undefined; y?: number | null | undefined };
+
+export interface ChildShape {
   content_type: 'Photo' | 'Video';
+  alt_text?: string | null | undefined;
+  user_tags?: TagShape[] | null | undefined;
+}
+
+export interface PostShape {
+  content_type: 'Photo' | 'Video' | 'Carousel';
+  url?: string | null | undefined;
+  children?: ChildShape[] | null | undefined;
   placement?: 'feed' | 'story' | null | undefined;
   caption?: string | null | undefined;
   location_id?: string | null | undefined;
@@ -52,8 +62,44 @@ export interface PostShape {
   audio_name?: string | null | undefined;
   trial_reel?: string | null | undefined;
   first_comment?: string | null | undefined;
-  user_tags?:
-    { username: string; x?: number | null | undefined; y?: number | null | undefined }[] | null | undefined;
+  user_tags?: TagShape[] | null | undefined;
+}
+
+function photoTagIssues(tags: TagShape[] | null | undefined, path: string): FieldIssue[] {
+  const issues: FieldIssue[] = [];
+  tags?.forEach((tag, i) => {
+    if (tag.x == null) issues.push({ path: `${path}.${i}.x`, message: 'x is required for photo tags' });
+    if (tag.y == null) issues.push({ path: `${path}.${i}.y`, message: 'y is required for photo tags' });
+  });
+  return issues;
+}
+
+/** A carousel's own rules: its media are its children (2 to 10, checked by the schema). */
+function carouselIssues(post: PostShape): FieldIssue[] {
+  const issues: FieldIssue[] = [];
+  if (post.url != null)
+    issues.push({ path: 'url', message: 'a carousel has no url: put its items in children' });
+  if (!post.children || post.children.length === 0)
+    issues.push({ path: 'children', message: 'a carousel needs 2 to 10 children' });
+  if (post.placement === 'story')
+    issues.push({
+      path: 'placement',
+      message: 'a carousel cannot be a story: post each item as a story of its own',
+    });
+  if (post.user_tags && post.user_tags.length > 0)
+    issues.push({
+      path: 'user_tags',
+      message: 'tag people on each child of a carousel (children.N.user_tags)',
+    });
+  if (post.alt_text != null)
+    issues.push({ path: 'alt_text', message: 'put alt_text on each photo child of a carousel' });
+  post.children?.forEach((child, i) => {
+    if (child.content_type === 'Photo')
+      issues.push(...photoTagIssues(child.user_tags, `children.${i}.user_tags`));
+    else if (child.alt_text != null)
+      issues.push({ path: `children.${i}.alt_text`, message: 'alt_text is only for photos' });
+  });
+  return issues;
 }
 
 /** The reel options: feed videos only. */
@@ -65,7 +111,16 @@ const REEL_FIELDS = ['cover_url', 'share_to_feed', 'audio_name', 'trial_reel'] a
  * dropped: the user meant something by it (docs/api.md, "Kinds of posts").
  */
 export function crossFieldIssues(post: PostShape): FieldIssue[] {
+  if (post.content_type === 'Carousel') {
+    const issues = carouselIssues(post);
+    for (const field of [...REEL_FIELDS, 'thumb_offset'] as const)
+      if (post[field] != null) issues.push({ path: field, message: `${field} is only for videos (reels)` });
+    return issues;
+  }
   const issues: FieldIssue[] = [];
+  if (post.url == null) issues.push({ path: 'url', message: 'url is required' });
+  if (post.children && post.children.length > 0)
+    issues.push({ path: 'children', message: 'only a Carousel has children' });
   const story = post.placement === 'story';
   const present = (v: unknown) => v !== null && v !== undefined && !(Array.isArray(v) && v.length === 0);
   if (story) {
@@ -97,11 +152,6 @@ export function crossFieldIssues(post: PostShape): FieldIssue[] {
   }
   if (post.content_type !== 'Video' && post.thumb_offset != null && !story)
     issues.push({ path: 'thumb_offset', message: 'thumb_offset is only for videos' });
-  if (post.content_type === 'Photo') {
-    post.user_tags?.forEach((tag, i) => {
-      if (tag.x == null) issues.push({ path: `user_tags.${i}.x`, message: 'x is required for photo tags' });
-      if (tag.y == null) issues.push({ path: `user_tags.${i}.y`, message: 'y is required for photo tags' });
-    });
-  }
+  if (post.content_type === 'Photo') issues.push(...photoTagIssues(post.user_tags, 'user_tags'));
   return issues;
 }

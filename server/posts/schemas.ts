@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { CONTENT_TYPES, POST_EVENT_TYPES, POST_STATUSES } from '../db/schema.ts';
+import { CHILD_CONTENT_TYPES, CONTENT_TYPES, POST_EVENT_TYPES, POST_STATUSES } from '../db/schema.ts';
 import { ZPostError } from './post-error.ts';
 import { publicUrlProblem } from '../net/public-address.ts';
 import {
@@ -15,7 +15,9 @@ const ZUserId = z
   .regex(/^\d{1,32}$/, 'user_id must be the digits of an Instagram professional account id')
   .meta({ description: 'Instagram professional account id (ig-user-id).', example: '17841400008460056' });
 
-const ZContentType = z.enum(CONTENT_TYPES).meta({ description: 'What `url` points at.' });
+const ZContentType = z
+  .enum(CONTENT_TYPES)
+  .meta({ description: '`Photo`, `Video` (a reel in the feed) or `Carousel` (its items in `children`).' });
 
 const ZUrl = z
   .string()
@@ -108,6 +110,24 @@ const ZFirstComment = z
       'Posted as the first comment once the post is live (e.g. hashtags); feed posts only; the caption’s limits.',
   });
 
+export const CHILDREN_MIN = 2;
+export const CHILDREN_MAX = 10;
+
+const ZChildInput = z
+  .object({
+    content_type: z.enum(CHILD_CONTENT_TYPES),
+    url: ZUrl,
+    user_tags: ZUserTags.nullish(),
+    alt_text: ZAltText.nullish(),
+  })
+  .strict();
+
+const ZChildren = z
+  .array(ZChildInput)
+  .min(CHILDREN_MIN, `a carousel has ${CHILDREN_MIN} to ${CHILDREN_MAX} children`)
+  .max(CHILDREN_MAX, `a carousel has ${CHILDREN_MIN} to ${CHILDREN_MAX} children`)
+  .meta({ description: 'A carousel’s items, in order: 2 to 10 photos and videos (mixed is fine).' });
+
 const ZTrialReel = z.enum(TRIAL_REELS).meta({
   description:
     'Reels: share first with non-followers only. `manual` graduates when you choose, `performance` when it does well (Meta’s MANUAL / SS_PERFORMANCE).',
@@ -150,7 +170,8 @@ const fields = {
   instagram_id: ZInstagramRef.optional(),
   user_id: ZUserId.optional(),
   content_type: ZContentType,
-  url: ZUrl,
+  url: ZUrl.optional(),
+  children: ZChildren.nullish(),
   caption: ZCaption.nullish(),
   location_id: ZLocationId.nullish(),
   user_tags: ZUserTags.nullish(),
@@ -240,6 +261,7 @@ export const ZUpdatePostInput = z
     audio_name: fields.audio_name,
     trial_reel: fields.trial_reel,
     first_comment: fields.first_comment,
+    children: fields.children,
   })
   .strict()
   .superRefine((post, ctx) => {
@@ -276,7 +298,23 @@ export const ZPost = z
       description: 'The connected account that publishes it; null when the post carries its own token.',
     }),
     content_type: ZContentType,
-    url: z.string(),
+    url: z.string().nullable().meta({ description: 'Null for a carousel.' }),
+    children: z
+      .array(
+        z
+          .object({
+            content_type: z.enum(CHILD_CONTENT_TYPES),
+            url: z.string(),
+            user_tags: z.array(ZUserTag),
+            alt_text: z.string().nullable(),
+            creation_id: z
+              .string()
+              .nullable()
+              .meta({ description: 'The child’s media container id, once made.' }),
+          })
+          .meta({ id: 'CarouselChild' }),
+      )
+      .meta({ description: 'A carousel’s items in order; empty for other posts.' }),
     caption: z.string().nullable(),
     location_id: z.string().nullable(),
     user_tags: z.array(ZUserTag),

@@ -1,7 +1,7 @@
 import { and, asc, eq, sql, type SQL } from 'drizzle-orm';
 import type { DbOrTx, Tx } from '../db/client.ts';
 import { rowMapper } from '../db/rows.ts';
-import { instagrams, postEvents, posts, postUserTags, type PostRow } from '../db/schema.ts';
+import { instagrams, postChildren, postEvents, posts, postUserTags, type PostRow } from '../db/schema.ts';
 import { arrayLiteral } from '../db/sql.ts';
 import type { TokenCipher } from '../crypto/token-cipher.ts';
 import { AppError } from '../errors.ts';
@@ -34,13 +34,16 @@ export interface PostDeps {
   now?: Date;
 }
 
-function toPostOutput(row: PostRow, tags: TagRow[]): PostOutput {
+type ChildOutput = PostOutput['children'][number];
+
+function toPostOutput(row: PostRow, tags: TagRow[], children: ChildOutput[] = []): PostOutput {
   return {
     id: row.id,
     user_id: row.igUserId,
     instagram_id: row.instagramId,
     content_type: row.contentType,
     url: row.url,
+    children,
     caption: row.caption,
     location_id: row.locationId,
     user_tags: tags.map((t) => ({ username: t.username, x: t.x, y: t.y })),
@@ -109,6 +112,34 @@ async function writeTags(tx: Tx, postId: number, tags: TagInput, replace: boolea
 
 const toPostRow = rowMapper(posts);
 
+type ChildInput = NonNullable<CreatePostInput['children']>[number];
+
+/** A carousel's items in order; replacing them forgets their containers (the content changed). */
+async function writeChildren(
+  tx: Tx,
+  postId: number,
+  children: ChildInput[],
+  replace: boolean,
+): Promise<ChildOutput[]> {
+  if (replace) await tx.delete(postChildren).where(eq(postChildren.postId, postId));
+  const rows = children.map((c, position) => ({
+    postId,
+    position,
+    contentType: c.content_type,
+    url: c.url,
+    altText: c.alt_text ?? null,
+    userTags: (c.user_tags ?? []).map((t) => ({ username: t.username, x: t.x ?? null, y: t.y ?? null })),
+  }));
+  if (rows.length > 0) await tx.insert(postChildren).values(rows);
+  return rows.map((r) => ({
+    content_type: r.contentType,
+    url: r.url,
+    user_tags: r.userTags,
+    alt_text: r.altText,
+    creation_id: null,
+  }));
+}
+
 /**
  * The caller's account a post names, share-locked until the transaction ends
  * so it cannot be deleted under the post (a delete counts waiting posts).
@@ -144,7 +175,7 @@ export async function createPost(
     insert into posts (owner_id, ig_user_id, instagram_id, content_type, url, caption, location_id, thumb_offset,
                        placement, alt_text, collaborators, cover_url, share_to_feed, audio_name, trial_reel, first_comment,
                        token_key_id, token_ciphertext, date_pub, created_at, updated_at)
-    values (${ownerId}, ${igUserId}, ${instagramId}, ${input.content_type}, ${input.url}, ${input.caption ?? null},
+    values (${ownerId}, ${igUserId}, ${instagramId}, ${input.content_type}, ${input.url ?? null}, ${input.caption ?? null},
             ${input.location_id ?? null}, ${input.thumb_offset ?? null}, ${input.placement ?? 'feed'},
             ${input.alt_text ?? null}, ${arrayLiteral(input.collaborators ?? [])}::text[], ${input.cover_url ?? null},
             ${input.share_to_feed ?? null}, ${input.audio_name ?? null}, ${input.trial_reel ?? null},
@@ -154,6 +185,8 @@ export async function createPost(
     returning *`);
   const post = toPostRow(row!);
   const tags = await writeTags(tx, post.id, input.user_tags ?? [], false);
+  const children =
+    input.content_type === 'Carousel' ? await writeChildren(tx, post.id, input.children ?? [], false) : [];
   await schedulePublishJob(tx, {
     postId: post.id,
     runAt: datePub,
@@ -163,7 +196,7 @@ export async function createPost(
       datePub,
     }),
   });
-  return toPostOutput(post, tags);
+  return toPostOutput(post, tags, children);
 }
 
 /**
@@ -171,13 +204,20 @@ export async function createPost(
  * bench/REPORT.md). `filter` is a condition on `p`.
  */
 async function selectPosts(db: DbOrTx, filter: SQL, limit: number): Promise<PostOutput[]> {
-  const rows = await db.execute<Record<string, unknown> & { user_tags: TagRow[] }>(sql`
+  const rows = await db.execute<
+    Record<string, unknown> & { user_tags: TagRow[]; children: ChildOutput[] }
+  >(sql`
     select p.*, (
       select coalesce(json_agg(json_build_object('username', t.username, 'x', t.x, 'y', t.y) order by t.position), '[]'::json)
       from post_user_tags t where t.post_id = p.id
-    ) as user_tags
+    ) as user_tags,
+    case when p.content_type = 'Carousel' then (
+      select coalesce(json_agg(json_build_object('content_type', c.content_type, 'url', c.url, 'user_tags', c.user_tags,
+                                                 'alt_text', c.alt_text, 'creation_id', c.creation_id) order by c.position), '[]'::json)
+      from post_children c where c.post_id = p.id
+    ) else '[]'::json end as children
     from posts p where ${filter} order by p.id desc limit ${limit}`);
-  return rows.map((row) => toPostOutput(toPostRow(row), row.user_tags));
+  return rows.map((row) => toPostOutput(toPostRow(row), row.user_tags, row.children));
 }
 
 export async function getPost(db: DbOrTx, ownerId: number, id: number): Promise<PostOutput> {
@@ -262,8 +302,19 @@ export async function updatePost(
   const current = await lockPost(tx, ownerId, input.id);
   assertEditable(current);
   const currentTags = (await tagsByPost(tx, [current.id])).get(current.id)!;
+  const currentChildren = await tx
+    .select()
+    .from(postChildren)
+    .where(eq(postChildren.postId, current.id))
+    .orderBy(asc(postChildren.position));
   const merged = mergeEdit(
     {
+      children: currentChildren.map((c) => ({
+        content_type: c.contentType,
+        url: c.url,
+        user_tags: c.userTags,
+        alt_text: c.altText,
+      })),
       instagram_id: current.instagramId,
       user_id: current.igUserId,
       content_type: current.contentType,
@@ -375,7 +426,14 @@ export async function updatePost(
           })
         : undefined,
   });
-  return toPostOutput(row!, tags);
+  // Rewritten on every edit: a container made for the old post must not be reused for the new one.
+  const children = await writeChildren(
+    tx,
+    current.id,
+    content.content_type === 'Carousel' ? content.children : [],
+    true,
+  );
+  return toPostOutput(row!, tags, children);
 }
 
 /** Deletes the post and its job; refused while it is being published. */

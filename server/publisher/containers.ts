@@ -6,12 +6,87 @@
  * run.ts does not change with them.
  */
 import { asc, eq } from 'drizzle-orm';
-import { postUserTags, type PostRow } from '../db/schema.ts';
+import { postChildren, postUserTags, type PostChildRow, type PostRow } from '../db/schema.ts';
+import { GraphError } from '../graph/errors.ts';
+import { carouselChildForm, carouselForm } from '../graph/graph-client.ts';
 import type { PublishRun } from './run.ts';
+import { forgetChildContainer, recordChildContainer } from './transitions.ts';
+
+async function childrenOf(run: PublishRun): Promise<PostChildRow[]> {
+  return run.deps.db
+    .select()
+    .from(postChildren)
+    .where(eq(postChildren.postId, run.post.id))
+    .orderBy(asc(postChildren.position));
+}
+
+/**
+ * A carousel's items: each container made once and stored at once (a crash
+ * or a retry reuses it), then each video item checked. Returns when the
+ * oldest unfinished item was made, or null when all are ready for the
+ * carousel container.
+ */
+export async function prepareCarouselItems(run: PublishRun): Promise<Date | null> {
+  const { post, graph, token } = run;
+  const children = await childrenOf(run);
+  for (const child of children) {
+    if (child.creationId) continue;
+    const id = await graph.createContainerWith(
+      post.igUserId,
+      token,
+      carouselChildForm({
+        contentType: child.contentType,
+        url: child.url,
+        altText: child.altText,
+        userTags: child.userTags,
+      }),
+    );
+    child.containerCreatedAt = await recordChildContainer(run, child.position, id);
+    child.creationId = id;
+  }
+  let waitingSince: Date | null = null;
+  for (const child of children) {
+    // Photos are ready at once; videos are processed like reels.
+    if (child.contentType !== 'Video') continue;
+    const status = await graph.containerStatus(child.creationId!, token);
+    if (status.statusCode === 'FINISHED') continue;
+    if (status.statusCode === 'IN_PROGRESS') {
+      const since = child.containerCreatedAt ?? new Date();
+      if (!waitingSince || since < waitingSince) waitingSince = since;
+      continue;
+    }
+    // EXPIRED or ERROR: that item gets a new container on the next try.
+    await forgetChildContainer(run, child.position);
+    const subcode = Number(/(\d{7})/.exec(status.status ?? '')?.[1] ?? NaN);
+    throw new GraphError({
+      httpStatus: null,
+      code: status.statusCode === 'EXPIRED' ? -2 : 1,
+      subcode: Number.isNaN(subcode) ? (status.statusCode === 'EXPIRED' ? 2207020 : 2207001) : subcode,
+      isTransient: false,
+      type: null,
+      fbtraceId: null,
+      message: `Carousel item ${child.position + 1}'s container is ${status.statusCode}.`,
+    });
+  }
+  return waitingSince;
+}
 
 /** Makes the post's media container and returns its id (the caller stores it at once). */
 export async function createContainer(run: PublishRun): Promise<string> {
   const { post, deps } = run;
+  if (post.contentType === 'Carousel') {
+    const children = await childrenOf(run);
+    return run.graph.createContainerWith(
+      post.igUserId,
+      run.token,
+      carouselForm({
+        childIds: children.map((c) => c.creationId!),
+        caption: post.caption,
+        locationId: post.locationId,
+        collaborators: post.collaborators,
+      }),
+    );
+  }
   const userTags = await deps.db
     .select({ username: postUserTags.username, x: postUserTags.x, y: postUserTags.y })
     .from(postUserTags)
@@ -21,7 +96,7 @@ export async function createContainer(run: PublishRun): Promise<string> {
   return run.graph.createContainer(post.igUserId, run.token, {
     contentType: post.contentType,
     placement: post.placement,
-    url: post.url,
+    url: post.url!,
     caption: post.caption,
     locationId: post.locationId,
     thumbOffset: post.thumbOffset,
@@ -35,7 +110,7 @@ export async function createContainer(run: PublishRun): Promise<string> {
   });
 }
 
-/** Meta processes videos after the container is made; publishing waits for FINISHED. */
+/** Meta processes videos after the container is made; publishing waits for FINISHED (a carousel's items were waited for). */
 export function needsProcessing(post: PostRow): boolean {
   return post.contentType === 'Video';
 }

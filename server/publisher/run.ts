@@ -18,7 +18,7 @@ import { schedulePublishJob } from '../jobs/publish-post.ts';
 import { formatInstant } from '../lib/time.ts';
 import { describeError, type Logger } from '../logger.ts';
 import type { PostError } from '../posts/post-error.ts';
-import { createContainer, findPublishedMedia, needsProcessing } from './containers.ts';
+import { createContainer, findPublishedMedia, needsProcessing, prepareCarouselItems } from './containers.ts';
 import {
   claim,
   clearPublishRequest,
@@ -251,10 +251,15 @@ async function publishSteps(run: PublishRun): Promise<void> {
     if (status.statusCode !== 'FINISHED' && (await settleContainer(run, status))) return;
   }
 
-  // 2. The container, made once and stored at once.
+  // 2. The container, made once and stored at once (a carousel's items first, each stored at once).
   if (!post.creationId) {
     const limit = await graph.publishingLimit(post.igUserId, run.token);
     if (limit.quotaUsage >= limit.quotaTotal) return waitForQuota(run, limit);
+    if (post.contentType === 'Carousel') {
+      const waitingSince = await prepareCarouselItems(run);
+      if (waitingSince)
+        return waitWhileProcessing(run, waitingSince, 'Meta is processing the carousel’s videos.');
+    }
     await recordContainer(run, await createContainer(run));
   }
 
@@ -289,6 +294,31 @@ async function publishSteps(run: PublishRun): Promise<void> {
 }
 
 /**
+ * Meta is still processing a video made at `since`: check again after half
+ * the time waited so far (pollDelayMs to 30 s), the worker slot freed
+ * meanwhile; past maxProcessingMs the post fails.
+ */
+async function waitWhileProcessing(run: PublishRun, since: Date, message: string): Promise<void> {
+  const { settings } = run.deps;
+  const age = Date.now() - since.getTime();
+  if (age > settings.maxProcessingMs) {
+    return markFailed(run, {
+      code: 'GRAPH_PROCESSING_TIMEOUT',
+      message: `Meta did not finish processing the video within ${Math.round(settings.maxProcessingMs / 60_000)} minutes.`,
+      graph_code: null,
+      graph_subcode: null,
+    });
+  }
+  const delay = Math.min(30_000, Math.max(settings.pollDelayMs, age / 2));
+  // The first quick re-check is routine; only a longer wait is worth an event.
+  const quiet = !run.post.publishRequestedAt && age < settings.pollDelayMs;
+  await handOver(run, {
+    runAt: new Date(Date.now() + delay),
+    event: quiet ? undefined : { type: 'container_processing', message },
+  });
+}
+
+/**
  * Deals with a container that is neither FINISHED nor PUBLISHED. Returns true
  * when the run is over (handed over or failed), false when publishing can go on.
  */
@@ -296,27 +326,9 @@ async function settleContainer(
   run: PublishRun,
   container: { statusCode: ContainerStatus; status: string | null },
 ): Promise<boolean> {
-  const { settings } = run.deps;
   const { post } = run;
   if (container.statusCode === 'IN_PROGRESS') {
-    const age = Date.now() - (post.containerCreatedAt?.getTime() ?? Date.now());
-    if (age > settings.maxProcessingMs) {
-      await markFailed(run, {
-        code: 'GRAPH_PROCESSING_TIMEOUT',
-        message: `Meta did not finish processing the video within ${Math.round(settings.maxProcessingMs / 60_000)} minutes.`,
-        graph_code: null,
-        graph_subcode: null,
-      });
-      return true;
-    }
-    // Check again after half the time waited so far (pollDelayMs to 30 s); the worker slot is freed meanwhile.
-    const delay = Math.min(30_000, Math.max(settings.pollDelayMs, age / 2));
-    // The first quick re-check is routine; only a longer wait is worth an event.
-    const quiet = !post.publishRequestedAt && age < settings.pollDelayMs;
-    await handOver(run, {
-      runAt: new Date(Date.now() + delay),
-      event: quiet ? undefined : { type: 'container_processing', message: 'Meta is processing the video.' },
-    });
+    await waitWhileProcessing(run, post.containerCreatedAt ?? new Date(), 'Meta is processing the video.');
     return true;
   }
   if (container.statusCode === 'EXPIRED' || container.statusCode === 'ERROR') {

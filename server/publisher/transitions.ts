@@ -8,7 +8,7 @@
 import { and, eq, sql, type SQL } from 'drizzle-orm';
 import type { Db, DbOrTx } from '../db/client.ts';
 import { rowMapper } from '../db/rows.ts';
-import { instagrams, posts, type PostRow } from '../db/schema.ts';
+import { instagrams, postChildren, posts, type PostRow } from '../db/schema.ts';
 import { suspectInstagram } from '../instagrams/service.ts';
 import { getPost } from '../posts/service.ts';
 import { emitWebhookEvent } from '../webhooks/outbox.ts';
@@ -103,6 +103,38 @@ export async function recordContainer(run: PublishRun, creationId: string): Prom
   });
 }
 
+/** A carousel item's container, stored at once like the post's own (a crash reuses it). */
+export async function recordChildContainer(
+  run: PublishRun,
+  position: number,
+  creationId: string,
+): Promise<Date> {
+  const at = new Date();
+  await run.deps.db.transaction(async (tx) => {
+    await writeOwned(tx, run, {});
+    await tx
+      .update(postChildren)
+      .set({ creationId, containerCreatedAt: at })
+      .where(and(eq(postChildren.postId, run.post.id), eq(postChildren.position, position)));
+    await appendEvent(tx, run.post.id, {
+      type: 'container_created',
+      message: `Carousel item ${position + 1}: media container ${creationId} created.`,
+    });
+  });
+  return at;
+}
+
+/** A carousel item whose container expired or failed: the next try makes a new one. */
+export async function forgetChildContainer(run: PublishRun, position: number): Promise<void> {
+  await run.deps.db.transaction(async (tx) => {
+    await writeOwned(tx, run, {});
+    await tx
+      .update(postChildren)
+      .set({ creationId: null, containerCreatedAt: null })
+      .where(and(eq(postChildren.postId, run.post.id), eq(postChildren.position, position)));
+  });
+}
+
 /** From this mark on, no retry publishes blind: it reads the container's status first. */
 export async function markPublishRequested(run: PublishRun): Promise<void> {
   await run.deps.db.transaction(async (tx) => {
@@ -121,10 +153,14 @@ export async function clearPublishRequest(run: PublishRun): Promise<void> {
 
 /** The container is gone or unusable and was not published: the next try makes a new one. */
 export async function dropContainer(run: PublishRun): Promise<void> {
-  await writeOwned(run.deps.db, run, {
-    creationId: null,
-    containerCreatedAt: null,
-    publishRequestedAt: null,
+  await run.deps.db.transaction(async (tx) => {
+    await writeOwned(tx, run, { creationId: null, containerCreatedAt: null, publishRequestedAt: null });
+    // A carousel whose container is gone is rebuilt whole: its items' containers age alike.
+    if (run.post.contentType === 'Carousel')
+      await tx
+        .update(postChildren)
+        .set({ creationId: null, containerCreatedAt: null })
+        .where(eq(postChildren.postId, run.post.id));
   });
 }
 
