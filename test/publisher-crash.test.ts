@@ -222,6 +222,66 @@ describe('a worker killed with SIGKILL in the middle of a burst', () => {
     await stopped(child);
     child = undefined;
   }, 200_000);
+
+  it('reuses the carousel items it stored before the kill and publishes the carousel once', async () => {
+    const user = await createUser(server.database.db, {
+      username: 'carousel@example.com',
+      password: 'long enough',
+    });
+    const { token } = await createSession(server.database.db, {
+      userId: user.id,
+      kind: 'api',
+      ttlSeconds: 3600,
+    });
+    const res = await jsonClient(`${server.baseUrl}/api/v1`)('POST', '/posts', {
+      body: {
+        user_id: '9100',
+        content_type: 'Carousel',
+        caption: 'killed mid-carousel',
+        children: ['a', 'b', 'c', 'd'].map((n) => ({
+          content_type: 'Photo',
+          url: `https://cdn.example.com/${n}.jpg`,
+        })),
+        token: GRAPH_TOKEN,
+      },
+      token,
+    });
+    expect(res.status).toBe(201);
+    const items = () =>
+      [...fake.containers.values()].filter((c) => c.igUserId === '9100' && c.params.is_carousel_item);
+    child = startWorkerProcess(server, fake, key);
+    // Killed once two items exist at Meta (the second one's answer may be lost with the process).
+    await waitFor('two carousel items made', () => (items().length >= 2 ? true : undefined), 60_000, 20);
+    child.kill('SIGKILL');
+    await stopped(child);
+    const [stored] = await server.database.sql<{ n: number }[]>`
+      select count(*)::int as n from post_children where post_id = ${res.body.id} and creation_id is not null`;
+    expect(stored!.n).toBeGreaterThanOrEqual(1);
+    const firstItem = items()[0]!.id;
+
+    child = startWorkerProcess(server, fake, key);
+    await waitFor(
+      'the carousel published',
+      async () =>
+        (await server.database.sql`select 1 from posts where id = ${res.body.id} and status = 'published'`)
+          .length > 0,
+      120_000,
+      500,
+    );
+    expect(fake.mediaWithCaption('killed mid-carousel')).toHaveLength(1);
+    const parent = [...fake.containers.values()].find(
+      (c) => c.params.media_type === 'CAROUSEL' && c.igUserId === '9100',
+    )!;
+    const used = parent.params.children!.split(',');
+    expect(used).toHaveLength(4);
+    // The item stored before the kill is the one used: not made again.
+    expect(used[0]).toBe(firstItem);
+    // At most one item was made twice (the one whose answer died with the process).
+    expect(items().length).toBeLessThanOrEqual(5);
+    child.kill('SIGTERM');
+    await stopped(child);
+    child = undefined;
+  }, 200_000);
 });
 
 describe('two worker processes started from server/main.ts', () => {

@@ -193,7 +193,7 @@ export class FakeGraph {
     string,
     { kind: 'instagram' | 'facebook'; subject: string; redirectUri: string; at: number; used: boolean }
   >();
-  private faults: { endpoint: FakeEndpoint; fault: Fault; times: number }[] = [];
+  private faults: { endpoint: FakeEndpoint; fault: Fault; times: number; skip: number }[] = [];
   private server: http.Server | undefined;
   private nextId = 17_900_000_000_000_000n + BigInt(randomInt(1_000_000));
   url = '';
@@ -356,9 +356,9 @@ export class FakeGraph {
     this.server = undefined;
   }
 
-  /** The next `times` calls to `endpoint` fail with `fault`. */
-  failNext(endpoint: FakeEndpoint, fault: Fault, times = 1): void {
-    this.faults.push({ endpoint, fault, times });
+  /** The next `times` calls to `endpoint` fail with `fault`, after `skip` calls that go through. */
+  failNext(endpoint: FakeEndpoint, fault: Fault, times = 1, skip = 0): void {
+    this.faults.push({ endpoint, fault, times, skip });
   }
 
   /** Media published from each container: more than one means a duplicate post. */
@@ -403,6 +403,10 @@ export class FakeGraph {
     const i = this.faults.findIndex((f) => f.endpoint === endpoint);
     if (i < 0) return undefined;
     const f = this.faults[i]!;
+    if (f.skip > 0) {
+      f.skip--;
+      return undefined;
+    }
     if (--f.times <= 0) this.faults.splice(i, 1);
     return f.fault;
   }

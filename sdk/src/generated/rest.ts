@@ -478,11 +478,14 @@ export interface components {
       /** @description The connected account that publishes it; null when the post carries its own token. */
       instagram_id: number | null;
       /**
-       * @description What `url` points at.
+       * @description `Photo`, `Video` (a reel in the feed) or `Carousel` (its items in `children`).
        * @enum {string}
        */
-      content_type: 'Photo' | 'Video';
-      url: string;
+      content_type: 'Photo' | 'Video' | 'Carousel';
+      /** @description Null for a carousel. */
+      url: string | null;
+      /** @description A carousel’s items in order; empty for other posts. */
+      children: components['schemas']['CarouselChild'][];
       caption: string | null;
       location_id: string | null;
       user_tags: components['schemas']['UserTag'][];
@@ -525,6 +528,15 @@ export interface components {
       created_at: string;
       /** Format: date-time */
       updated_at: string;
+    };
+    CarouselChild: {
+      /** @enum {string} */
+      content_type: 'Photo' | 'Video';
+      url: string;
+      user_tags: components['schemas']['UserTag'][];
+      alt_text: string | null;
+      /** @description The child’s media container id, once made. */
+      creation_id: string | null;
     };
     UserTag: {
       username: string;
@@ -1439,15 +1451,38 @@ export interface operations {
            */
           user_id?: string;
           /**
-           * @description What `url` points at.
+           * @description `Photo`, `Video` (a reel in the feed) or `Carousel` (its items in `children`).
            * @enum {string}
            */
-          content_type: 'Photo' | 'Video';
+          content_type: 'Photo' | 'Video' | 'Carousel';
           /**
            * @description Public https URL of the JPEG image or the MP4/MOV video; stored as the WHATWG URL parser normalises it.
            * @example https://cdn.example.com/a.jpg
            */
-          url: string;
+          url?: string;
+          /** @description A carousel’s items, in order: 2 to 10 photos and videos (mixed is fine). */
+          children?:
+            | {
+                /** @enum {string} */
+                content_type: 'Photo' | 'Video';
+                /**
+                 * @description Public https URL of the JPEG image or the MP4/MOV video; stored as the WHATWG URL parser normalises it.
+                 * @example https://cdn.example.com/a.jpg
+                 */
+                url: string;
+                user_tags?:
+                  | {
+                      username: string;
+                      /** @description From the left edge, 0 to 1; required for photos. */
+                      x?: number | null;
+                      /** @description From the top edge, 0 to 1; required for photos. */
+                      y?: number | null;
+                    }[]
+                  | null;
+                /** @description Describes a photo for screen readers; photos only, not stories. */
+                alt_text?: string | null;
+              }[]
+            | null;
           /** @description At most 2200 characters, 30 hashtags and 20 @mentions. */
           caption?: string | null;
           /** @description A Facebook Page id that has a location. */
@@ -1693,15 +1728,38 @@ export interface operations {
            */
           user_id?: string;
           /**
-           * @description What `url` points at.
+           * @description `Photo`, `Video` (a reel in the feed) or `Carousel` (its items in `children`).
            * @enum {string}
            */
-          content_type: 'Photo' | 'Video';
+          content_type: 'Photo' | 'Video' | 'Carousel';
           /**
            * @description Public https URL of the JPEG image or the MP4/MOV video; stored as the WHATWG URL parser normalises it.
            * @example https://cdn.example.com/a.jpg
            */
-          url: string;
+          url?: string;
+          /** @description A carousel’s items, in order: 2 to 10 photos and videos (mixed is fine). */
+          children?:
+            | {
+                /** @enum {string} */
+                content_type: 'Photo' | 'Video';
+                /**
+                 * @description Public https URL of the JPEG image or the MP4/MOV video; stored as the WHATWG URL parser normalises it.
+                 * @example https://cdn.example.com/a.jpg
+                 */
+                url: string;
+                user_tags?:
+                  | {
+                      username: string;
+                      /** @description From the left edge, 0 to 1; required for photos. */
+                      x?: number | null;
+                      /** @description From the top edge, 0 to 1; required for photos. */
+                      y?: number | null;
+                    }[]
+                  | null;
+                /** @description Describes a photo for screen readers; photos only, not stories. */
+                alt_text?: string | null;
+              }[]
+            | null;
           /** @description At most 2200 characters, 30 hashtags and 20 @mentions. */
           caption?: string | null;
           /** @description A Facebook Page id that has a location. */
@@ -1965,10 +2023,10 @@ export interface operations {
            */
           user_id?: string;
           /**
-           * @description What `url` points at.
+           * @description `Photo`, `Video` (a reel in the feed) or `Carousel` (its items in `children`).
            * @enum {string}
            */
-          content_type?: 'Photo' | 'Video';
+          content_type?: 'Photo' | 'Video' | 'Carousel';
           /**
            * @description Public https URL of the JPEG image or the MP4/MOV video; stored as the WHATWG URL parser normalises it.
            * @example https://cdn.example.com/a.jpg
@@ -2018,6 +2076,29 @@ export interface operations {
           trial_reel?: 'manual' | 'performance' | null;
           /** @description Posted as the first comment once the post is live (e.g. hashtags); feed posts only; the caption’s limits. */
           first_comment?: string | null;
+          /** @description A carousel’s items, in order: 2 to 10 photos and videos (mixed is fine). */
+          children?:
+            | {
+                /** @enum {string} */
+                content_type: 'Photo' | 'Video';
+                /**
+                 * @description Public https URL of the JPEG image or the MP4/MOV video; stored as the WHATWG URL parser normalises it.
+                 * @example https://cdn.example.com/a.jpg
+                 */
+                url: string;
+                user_tags?:
+                  | {
+                      username: string;
+                      /** @description From the left edge, 0 to 1; required for photos. */
+                      x?: number | null;
+                      /** @description From the top edge, 0 to 1; required for photos. */
+                      y?: number | null;
+                    }[]
+                  | null;
+                /** @description Describes a photo for screen readers; photos only, not stories. */
+                alt_text?: string | null;
+              }[]
+            | null;
         };
       };
     };
