@@ -190,7 +190,6 @@ describe('updating posts', () => {
     const { data: created } = await t.rest.POST('/posts', { body: photo() });
     const { error, response } = await t.rest.PUT('/posts/{id}', {
       params: { path: { id: created!.id } },
-      // @ts-expect-error: url and t.token are required
       body: { user_id: '1', content_type: 'Photo', date_pub: null },
     });
     expect(response.status).toBe(400);
