@@ -7,7 +7,11 @@ let account = 500;
 const nextAccount = () => String(++account);
 
 beforeAll(async () => {
-  env = await startPublisherEnv({ worker: { firstCommentRetryDelaysMs: [100, 100, 100] } });
+  env = await startPublisherEnv({
+    worker: { firstCommentRetryDelaysMs: [100, 100, 100] },
+    // Small, so a test can reach it; each test uses an account of its own.
+    settings: { containersPer24h: 6 },
+  });
 });
 afterAll(() => env.close());
 
@@ -216,6 +220,38 @@ describe('carousels', () => {
     ]);
     expect(done.attempts).toBe(2);
     expect(env.fake.mediaWithCaption('retried carousel')).toHaveLength(1);
+  });
+
+  it('counts carousel items against the 400-containers-a-day budget (6 here) and waits instead of going over', async () => {
+    const ig = nextAccount();
+    const carousel = (caption: string) =>
+      create({
+        user_id: ig,
+        content_type: 'Carousel',
+        caption,
+        children: ['a', 'b', 'c'].map((n) => ({
+          content_type: 'Photo',
+          url: `https://cdn.example.com/${n}.jpg`,
+        })),
+      });
+    const first = await carousel('budget one');
+    await waitFor('first published', async () =>
+      (await env.api('GET', `/posts/${first.body.id}`, { token: env.token })).body.status === 'published'
+        ? true
+        : undefined,
+    );
+    const second = await carousel('budget two');
+    const waiting = await waitFor('quota_wait', async () => {
+      const events = (await env.api('GET', `/posts/${second.body.id}/events`, { token: env.token })).body
+        .items;
+      return events.find((e: { type: string }) => e.type === 'quota_wait');
+    });
+    expect(waiting.message).toContain('made 4 of the 6 media containers');
+    expect((await env.api('GET', `/posts/${second.body.id}`, { token: env.token })).body.status).toBe(
+      'scheduled',
+    );
+    expect(items(ig)).toHaveLength(3);
+    await env.api('DELETE', `/posts/${second.body.id}`, { token: env.token });
   });
 
   it('refuses what does not fit a carousel', async () => {

@@ -46,6 +46,8 @@ export interface PublisherSettings {
   retryDelayMs: number;
   /** A worker whose heartbeat is older than this is dead; default 20 s. */
   deadWorkerMs: number;
+  /** Containers Meta lets one account make in a rolling 24 hours, carousel items included; default 400. */
+  containersPer24h: number;
 }
 
 export const DEFAULT_PUBLISHER_SETTINGS: PublisherSettings = {
@@ -55,6 +57,7 @@ export const DEFAULT_PUBLISHER_SETTINGS: PublisherSettings = {
   pollDelayMs: 3_000,
   retryDelayMs: 5_000,
   deadWorkerMs: 20_000,
+  containersPer24h: 400,
 };
 
 export interface PublisherDeps {
@@ -255,6 +258,7 @@ async function publishSteps(run: PublishRun): Promise<void> {
   if (!post.creationId) {
     const limit = await graph.publishingLimit(post.igUserId, run.token);
     if (limit.quotaUsage >= limit.quotaTotal) return waitForQuota(run, limit);
+    if (await overContainerBudget(run)) return;
     if (post.contentType === 'Carousel') {
       const waitingSince = await prepareCarouselItems(run);
       if (waitingSince)
@@ -364,6 +368,40 @@ async function finish(run: PublishRun, mediaId: string | null): Promise<void> {
   }
   await markPublished(run, { ...found, publishedAt: found.publishedAt ?? new Date() });
   run.log.info({ mediaId: found.mediaId }, 'published');
+}
+
+/**
+ * Meta allows 400 containers per account in a rolling 24 hours, carousel
+ * items counted. Counted from the containers we made (the post's and its
+ * items'); when this post's would go over, it waits, like for the
+ * publishing quota, until the oldest leaves the window. True when it waits.
+ */
+async function overContainerBudget(run: PublishRun): Promise<boolean> {
+  const { post, deps } = run;
+  const [row] = await deps.db.execute<{ used: number; oldest: string | null; needed: number }>(sql`
+    with made as (
+      select p.container_created_at as at from posts p
+      where p.ig_user_id = ${post.igUserId} and p.container_created_at > now() - interval '24 hours'
+      union all
+      select c.container_created_at from post_children c join posts p on p.id = c.post_id
+      where p.ig_user_id = ${post.igUserId} and c.container_created_at > now() - interval '24 hours'
+    )
+    select (select count(*)::int from made) as used, (select min(at) from made) as oldest,
+           1 + (select count(*)::int from post_children c where c.post_id = ${post.id} and c.creation_id is null) as needed`);
+  const budget = deps.settings.containersPer24h;
+  if (!row || row.used + row.needed <= budget) return false;
+  const now = Date.now();
+  const frees = row.oldest ? new Date(row.oldest).getTime() + 86_400_000 : now + 15 * 60_000;
+  const runAt = new Date(Math.ceil(Math.min(Math.max(frees, now + 60_000), now + 30 * 60_000) / 1000) * 1000);
+  await handOver(run, {
+    runAt,
+    status: 'scheduled',
+    event: {
+      type: 'quota_wait',
+      message: `This account made ${row.used} of the ${budget} media containers Meta allows in 24 hours, and this post needs ${row.needed}; trying again at ${formatInstant(runAt)}.`,
+    },
+  });
+  return true;
 }
 
 /** When our own oldest publish in Meta's window leaves it, a slot frees up; wait 1 to 30 minutes. */
