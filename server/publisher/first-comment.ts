@@ -21,8 +21,16 @@ export async function postFirstComment(
   postId: number,
 ): Promise<void> {
   const [post] = await deps.db.select().from(posts).where(eq(posts.id, postId));
-  if (!post || post.status !== 'published' || !post.firstComment || post.firstCommentId || !post.mediaId)
+  if (!post || post.status !== 'published' || !post.firstComment || post.firstCommentId) return;
+  if (!post.mediaId) {
+    // Published, but Meta's answer with the media id was lost and the media was not found again.
+    await appendEvent(deps.db, postId, {
+      type: 'first_comment_failed',
+      message:
+        'The post is published, but its media id is unknown, so its first comment could not be posted.',
+    });
     return;
+  }
   const delays = deps.retryDelaysMs ?? RETRY_DELAYS_MS;
   const { db } = deps;
   const text = post.firstComment;
