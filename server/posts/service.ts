@@ -5,6 +5,7 @@ import { instagrams, postChildren, postEvents, posts, postUserTags, type PostRow
 import { arrayLiteral } from '../db/sql.ts';
 import type { TokenCipher } from '../crypto/token-cipher.ts';
 import { AppError } from '../errors.ts';
+import { decodeIdCursor, encodeIdCursor } from '../lib/cursor.ts';
 import { schedulePublishJob, unschedulePublishJob } from '../jobs/publish-post.ts';
 import { formatInstant, formatInstantOrNull } from '../lib/time.ts';
 import { appendEvent, eventInsert } from './events.ts';
@@ -227,20 +228,6 @@ export async function getPost(db: DbOrTx, ownerId: number, id: number): Promise<
   return post;
 }
 
-function encodeCursor(id: number): string {
-  return Buffer.from(`p:${id}`).toString('base64url');
-}
-
-function decodeCursor(cursor: string): number {
-  const match = /^p:(\d{1,16})$/.exec(Buffer.from(cursor, 'base64url').toString());
-  if (!match) {
-    throw new AppError('VALIDATION_FAILED', undefined, {
-      issues: [{ path: 'cursor', message: 'cursor must be a next_cursor returned by this API' }],
-    });
-  }
-  return Number(match[1]);
-}
-
 /** Newest first, by id: stable while posts are added, edited or deleted between pages. */
 export async function listPosts(
   db: DbOrTx,
@@ -252,11 +239,14 @@ export async function listPosts(
     input.user_id ? sql`p.ig_user_id = ${input.user_id}` : undefined,
     input.instagram_id ? sql`p.instagram_id = ${input.instagram_id}` : undefined,
     input.status ? sql`p.status = ${input.status}` : undefined,
-    input.cursor ? sql`p.id < ${decodeCursor(input.cursor)}` : undefined,
+    input.cursor ? sql`p.id < ${decodeIdCursor('p', input.cursor)}` : undefined,
   ].filter((f) => f !== undefined);
   const rows = await selectPosts(db, sql.join(filters, sql` and `), input.limit + 1);
   const page = rows.slice(0, input.limit);
-  return { items: page, next_cursor: rows.length > input.limit ? encodeCursor(page.at(-1)!.id) : null };
+  return {
+    items: page,
+    next_cursor: rows.length > input.limit ? encodeIdCursor('p', page.at(-1)!.id) : null,
+  };
 }
 
 /** Locks the caller's post for the rest of the transaction. */

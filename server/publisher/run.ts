@@ -370,6 +370,13 @@ async function finish(run: PublishRun, mediaId: string | null): Promise<void> {
   run.log.info({ mediaId: found.mediaId }, 'published');
 }
 
+/** When a 24-hour window frees a slot (`frees`, unknown: 15 minutes), kept between 1 and 30 minutes, whole seconds. */
+function whenWindowFrees(frees: number | null): Date {
+  const now = Date.now();
+  const at = Math.min(Math.max(frees ?? now + 15 * 60_000, now + 60_000), now + 30 * 60_000);
+  return new Date(Math.ceil(at / 1000) * 1000);
+}
+
 /**
  * Meta allows 400 containers per account in a rolling 24 hours, carousel
  * items counted. Counted from the containers we made (the post's and its
@@ -390,9 +397,7 @@ async function overContainerBudget(run: PublishRun): Promise<boolean> {
            1 + (select count(*)::int from post_children c where c.post_id = ${post.id} and c.creation_id is null) as needed`);
   const budget = deps.settings.containersPer24h;
   if (!row || row.used + row.needed <= budget) return false;
-  const now = Date.now();
-  const frees = row.oldest ? new Date(row.oldest).getTime() + 86_400_000 : now + 15 * 60_000;
-  const runAt = new Date(Math.ceil(Math.min(Math.max(frees, now + 60_000), now + 30 * 60_000) / 1000) * 1000);
+  const runAt = whenWindowFrees(row.oldest ? new Date(row.oldest).getTime() + 86_400_000 : null);
   await handOver(run, {
     runAt,
     status: 'scheduled',
@@ -413,9 +418,7 @@ async function waitForQuota(run: PublishRun, limit: PublishingLimit): Promise<vo
     .where(
       and(eq(posts.igUserId, run.post.igUserId), sql`${posts.publishedAt} > now() - ${intervalOf(windowMs)}`),
     );
-  const now = Date.now();
-  const frees = oldest?.at ? new Date(oldest.at).getTime() + windowMs : now + 15 * 60_000;
-  const runAt = new Date(Math.ceil(Math.min(Math.max(frees, now + 60_000), now + 30 * 60_000) / 1000) * 1000);
+  const runAt = whenWindowFrees(oldest?.at ? new Date(oldest.at).getTime() + windowMs : null);
   await handOver(run, {
     runAt,
     status: 'scheduled',

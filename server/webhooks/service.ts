@@ -14,6 +14,7 @@ import {
   type WebhookEndpointRow,
 } from '../db/schema.ts';
 import { AppError } from '../errors.ts';
+import { decodeIdCursor, encodeIdCursor } from '../lib/cursor.ts';
 import { formatInstant, formatInstantOrNull } from '../lib/time.ts';
 import { NonPublicAddress, publicUrlProblem, resolvePublic, type Resolver } from '../net/public-address.ts';
 import { emitWebhookEvent } from './outbox.ts';
@@ -184,19 +185,6 @@ export async function testWebhook(tx: Tx, ownerId: number, id: number): Promise<
   return toDeliveryOutput(row!);
 }
 
-function encodeCursor(id: number): string {
-  return Buffer.from(`d:${id}`).toString('base64url');
-}
-
-function decodeCursor(cursor: string): number {
-  const match = /^d:(\d{1,16})$/.exec(Buffer.from(cursor, 'base64url').toString());
-  if (!match)
-    throw new AppError('VALIDATION_FAILED', undefined, {
-      issues: [{ path: 'cursor', message: 'cursor must be a next_cursor returned by this API' }],
-    });
-  return Number(match[1]);
-}
-
 /** Newest first, by id. */
 export async function listDeliveries(
   db: DbOrTx,
@@ -210,7 +198,7 @@ export async function listDeliveries(
     .where(
       and(
         eq(webhookDeliveries.endpointId, input.id),
-        input.cursor ? lt(webhookDeliveries.id, decodeCursor(input.cursor)) : undefined,
+        input.cursor ? lt(webhookDeliveries.id, decodeIdCursor('d', input.cursor)) : undefined,
       ),
     )
     .orderBy(desc(webhookDeliveries.id))
@@ -218,7 +206,7 @@ export async function listDeliveries(
   const page = rows.slice(0, input.limit);
   return {
     items: page.map(toDeliveryOutput),
-    next_cursor: rows.length > input.limit ? encodeCursor(page.at(-1)!.id) : null,
+    next_cursor: rows.length > input.limit ? encodeIdCursor('d', page.at(-1)!.id) : null,
   };
 }
 
