@@ -96,7 +96,6 @@ export function createApp(deps: AppDeps): express.Express {
       setHeader: (name, value) => {
         if (!res.headersSent) res.setHeader(name, value);
       },
-
       db: database.db,
       env,
       cipher: deps.cipher,
