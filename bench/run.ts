@@ -935,7 +935,8 @@ async function main() {
     durationS: Math.round((Date.now() - startedAt) / 1000),
     database: process.env.DATABASE_URL ? 'DATABASE_URL' : 'embedded PostgreSQL 17',
   };
-  const out = args.out ?? path.join(root, 'bench');
+  // A quick run is a smoke test: it must not replace the committed figures.
+  const out = args.out ?? (QUICK ? path.join(os.tmpdir(), 'autopost-bench-quick') : path.join(root, 'bench'));
   mkdirSync(path.join(out, 'results'), { recursive: true });
   const file = path.join(out, 'results', 'latest.json');
   // A partial run (--only) updates its sections and keeps the others.
