@@ -226,6 +226,10 @@ export const posts = pgTable(
       .on(t.ownerId, t.datePub)
       .where(sql`${t.status} = 'scheduled'`),
     index('posts_instagram_id_idx').on(t.instagramId, t.status),
+    // The account's containers of the last 24 hours, counted before each new one (Meta allows 400).
+    index('posts_ig_user_container_idx')
+      .on(t.igUserId, t.containerCreatedAt)
+      .where(sql`${t.containerCreatedAt} is not null`),
     // A waiting post always has a way to publish: its account or its own token.
     check(
       'posts_waiting_has_token',

@@ -1,0 +1,1 @@
+CREATE INDEX "posts_ig_user_container_idx" ON "posts" USING btree ("ig_user_id","container_created_at") WHERE "posts"."container_created_at" is not null;
