@@ -271,6 +271,53 @@ describe('stop and start', () => {
   });
 });
 
+describe('stop, start and reconnect while posts come due', () => {
+  it('publishes each post exactly once, fails none, whatever the interleaving', async () => {
+    // Three accounts of three posts each (this file's limit is 3 posts per account a day).
+    const accounts = [await connected(), await connected(), await connected()];
+    const made: { id: number; caption: string }[] = [];
+    const start = Date.now() + 1500;
+    for (const a of accounts)
+      for (let i = 0; i < 3; i++)
+        made.push(await post(a.id, { date_pub: new Date(start + i * 700).toISOString() }));
+    // Toggle the accounts while their posts come due: holds, releases and runs interleave.
+    for (let round = 0; Date.now() < start + 2500; round++) {
+      await Promise.all(
+        accounts.map((a) => env.api('POST', `/instagrams/${a.id}/stop`, { token: env.token })),
+      );
+      await new Promise((r) => setTimeout(r, 100 + (round % 4) * 40));
+      if (round % 3 === 2)
+        await Promise.all(
+          accounts.map((a) =>
+            env.api('POST', '/instagrams', {
+              body: { token: env.fake.tokenFor(a.account.igUserId, 'ig_long') },
+              token: env.token,
+            }),
+          ),
+        );
+      await Promise.all(
+        accounts.map((a) => env.api('POST', `/instagrams/${a.id}/start`, { token: env.token })),
+      );
+      await new Promise((r) => setTimeout(r, 40));
+    }
+    for (const p of made) await published(p.id);
+    await new Promise((r) => setTimeout(r, 500));
+    let holds = 0;
+    for (const p of made) {
+      expect(outCount(p.caption), p.caption).toBe(1);
+      const types = await postEvents(p.id);
+      expect(types).not.toContain('failed');
+      holds += types.filter((t) => t === 'held').length;
+    }
+    // The interleaving did happen: posts were held and released on the way.
+    expect(holds).toBeGreaterThan(0);
+    const [jobs] = await env.server.database.sql<{ n: number }[]>`
+      select count(*)::int as n from graphile_worker.jobs
+      where key = any(${made.map((p) => `post:${p.id}`)}::text[])`;
+    expect(jobs!.n).toBe(0);
+  }, 60_000);
+});
+
 describe('deleting an account', () => {
   it('is refused with the count while posts wait, and keeps published posts afterwards', async () => {
     const { id } = await connected();
