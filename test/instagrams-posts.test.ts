@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTokenCipher, decodeKey } from '../server/crypto/token-cipher.ts';
 import { createMeta } from '../server/instagrams/meta.ts';
 import { refreshDueAccounts } from '../server/instagrams/refresh.ts';
 import { reconcile } from '../server/publisher/reconcile.ts';
@@ -379,7 +378,7 @@ describe('tokens over time', () => {
   const deps = () => ({
     db: env.server.database.db,
     meta: createMeta(env.server.env),
-    cipher: createTokenCipher(decodeKey(env.server.env.ENCRYPTION_KEY!)!),
+    cipher: env.cipher,
     logger: captureLogger().logger,
   });
 

@@ -307,6 +307,16 @@ export class FakeGraph {
     return `${facts.kind.startsWith('ig') ? 'IGAA' : 'EAA'}${body}`;
   }
 
+  /** Meta's answer with a fresh long-lived (60-day) token. */
+  private longLived(kind: 'ig_long' | 'fb_long', subject: string, now: number) {
+    const expiresAt = now + LONG_LIVED_S * 1000;
+    return {
+      access_token: this.issue({ kind, subject, issuedAt: now, expiresAt }),
+      token_type: 'bearer',
+      expires_in: LONG_LIVED_S,
+    };
+  }
+
   private read(token: string): TokenFacts | null {
     const body = token.startsWith('IGAA') ? token.slice(4) : token.startsWith('EAA') ? token.slice(3) : null;
     if (body !== null) {
@@ -804,18 +814,7 @@ export class FakeGraph {
               message: 'Unsupported request: only short-lived tokens can be exchanged',
             },
           };
-        return {
-          body: {
-            access_token: this.issue({
-              kind: 'ig_long',
-              subject: facts.subject,
-              issuedAt: now,
-              expiresAt: now + LONG_LIVED_S * 1000,
-            }),
-            token_type: 'bearer',
-            expires_in: LONG_LIVED_S,
-          },
-        };
+        return { body: this.longLived('ig_long', facts.subject, now) };
       }
       case 'refresh': {
         if (params.grant_type !== 'ig_refresh_token')
@@ -830,18 +829,7 @@ export class FakeGraph {
               message: 'The access token is less than 24 hours old and cannot be refreshed yet',
             },
           };
-        return {
-          body: {
-            access_token: this.issue({
-              kind: 'ig_long',
-              subject: facts.subject,
-              issuedAt: now,
-              expiresAt: now + LONG_LIVED_S * 1000,
-            }),
-            token_type: 'bearer',
-            expires_in: LONG_LIVED_S,
-          },
-        };
+        return { body: this.longLived('ig_long', facts.subject, now) };
       }
       case 'oauth_token': {
         const app = this.apps.facebook;
@@ -867,18 +855,7 @@ export class FakeGraph {
                 message: 'Error validating access token: Session has expired',
               },
             };
-          return {
-            body: {
-              access_token: this.issue({
-                kind: 'fb_long',
-                subject: user.subject,
-                issuedAt: now,
-                expiresAt: now + LONG_LIVED_S * 1000,
-              }),
-              token_type: 'bearer',
-              expires_in: LONG_LIVED_S,
-            },
-          };
+          return { body: this.longLived('fb_long', user.subject, now) };
         }
         const code = this.takeCode(params.code ?? '', 'facebook', params.redirect_uri ?? '');
         if ('error' in code)

@@ -1,5 +1,5 @@
 export { waitFor } from './wait.ts';
-import { createTokenCipher } from '../../server/crypto/token-cipher.ts';
+import { createTokenCipher, type TokenCipher } from '../../server/crypto/token-cipher.ts';
 import { FakeGraph, type FakeGraphOptions } from '../../server/graph/fake-graph.ts';
 import { createMeta } from '../../server/instagrams/meta.ts';
 import type { PublisherSettings } from '../../server/publisher/run.ts';
@@ -21,6 +21,8 @@ export interface PublisherEnv {
   fake: FakeGraph;
   api: ReturnType<typeof jsonClient>;
   token: string;
+  /** The server's and the workers' cipher, for tests that call services directly. */
+  cipher: TokenCipher;
   workers: PublishWorker[];
   startWorker(settings?: Partial<PublisherSettings>): Promise<PublishWorker>;
   close(): Promise<void>;
@@ -39,6 +41,7 @@ export async function startPublisherEnv(
   const fake = new FakeGraph(opts.fake);
   await fake.start();
   const key = randomBytes(32);
+  const cipher = createTokenCipher(key);
   const server = await startTestServer({
     ENCRYPTION_KEY: key.toString('base64'),
     ...fake.env(),
@@ -51,7 +54,7 @@ export async function startPublisherEnv(
       url: server.database.url,
       db: server.database.db,
       meta: createMeta(server.env, { timeoutMs: 2_000 }),
-      cipher: createTokenCipher(key),
+      cipher,
       logger: captureLogger().logger,
       concurrency: 5,
       pollIntervalMs: 100,
@@ -68,6 +71,7 @@ export async function startPublisherEnv(
     fake,
     api: jsonClient(`${server.baseUrl}/api/v1`),
     token: user.token,
+    cipher,
     workers,
     startWorker,
     async close() {
