@@ -85,6 +85,14 @@ const ZEnv = z
     ),
     /** Tests only: webhook receivers on loopback or private addresses, over http too. Refused in production. */
     WEBHOOK_ALLOW_PRIVATE_HOSTS: optional(bool.default(false)),
+    /** Bytes of uploads each user may keep; default 2 GiB. */
+    MEDIA_QUOTA_BYTES: optional(z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(2 * 1024 ** 3)),
+    /** How long an upload stays after the last post using it was published; default 7d. */
+    MEDIA_RETENTION: optional(duration.default(7 * 86_400)),
+    /** Pre-flight of media URLs that are not uploads: enforce (refuse), warn (accept, record an event) or off. */
+    MEDIA_PREFLIGHT: optional(z.enum(['enforce', 'warn', 'off']).default('enforce')),
+    /** Tests only: pre-flight may fetch media from loopback or private addresses, over http too. Refused in production. */
+    MEDIA_ALLOW_PRIVATE_HOSTS: optional(bool.default(false)),
     /** The server's public base URL (https in production); default http://HOST:PORT. */
     PUBLIC_URL: optional(httpUrl.optional()),
     /** 32-byte key (base64 or hex) for Graph tokens at rest; required in production. */
@@ -156,12 +164,13 @@ const ZEnv = z
         path: ['PUBLIC_URL'],
         message: 'must be the https address Meta redirects to when an app id is set in production',
       });
-    if (env.NODE_ENV === 'production' && env.WEBHOOK_ALLOW_PRIVATE_HOSTS)
-      ctx.addIssue({
-        code: 'custom',
-        path: ['WEBHOOK_ALLOW_PRIVATE_HOSTS'],
-        message: 'is for tests only and refused when NODE_ENV=production',
-      });
+    for (const flag of ['WEBHOOK_ALLOW_PRIVATE_HOSTS', 'MEDIA_ALLOW_PRIVATE_HOSTS'] as const)
+      if (env.NODE_ENV === 'production' && env[flag])
+        ctx.addIssue({
+          code: 'custom',
+          path: [flag],
+          message: 'is for tests only and refused when NODE_ENV=production',
+        });
     if (env.NODE_ENV === 'production' && !env.ENCRYPTION_KEY) {
       ctx.addIssue({
         code: 'custom',

@@ -78,6 +78,12 @@ export const ERRORS = {
     trpc: 'UNSUPPORTED_MEDIA_TYPE',
     message: 'Send JSON with Content-Type: application/json.',
   },
+  RANGE_NOT_SATISFIABLE: {
+    number: 8160,
+    status: 416,
+    trpc: 'BAD_REQUEST',
+    message: 'The requested byte range is outside the file.',
+  },
   TOO_MANY_REQUESTS: {
     number: 8290,
     status: 429,
@@ -143,6 +149,50 @@ export const ERRORS = {
     status: 400,
     trpc: 'BAD_REQUEST',
     message: 'The Instagram or Facebook sign-in was declined.',
+  },
+  MEDIA_NOT_FOUND: { number: 6010, status: 404, trpc: 'NOT_FOUND', message: 'No such upload.' },
+  MEDIA_IN_USE: {
+    number: 6100,
+    status: 409,
+    trpc: 'CONFLICT',
+    message: 'A post waiting to be published uses this upload; delete or change the post first.',
+  },
+  MEDIA_QUOTA_EXCEEDED: {
+    number: 6110,
+    status: 409,
+    trpc: 'CONFLICT',
+    message: 'Your uploads would take more than your storage quota (MEDIA_QUOTA_BYTES); delete some first.',
+  },
+  MEDIA_TOO_LARGE: {
+    number: 6130,
+    status: 413,
+    trpc: 'PAYLOAD_TOO_LARGE',
+    message: 'The file is too large: images may have 30 MB, videos 300 MB.',
+  },
+  MEDIA_TYPE_UNSUPPORTED: {
+    number: 6150,
+    status: 415,
+    trpc: 'UNSUPPORTED_MEDIA_TYPE',
+    message:
+      'Send a JPEG, PNG, HEIC, HEIF or WebP image or an MP4 or MOV video, with its Content-Type.',
+  },
+  MEDIA_UNREADABLE: {
+    number: 6200,
+    status: 400,
+    trpc: 'BAD_REQUEST',
+    message: 'The file could not be read as the type it was sent as.',
+  },
+  MEDIA_UNREACHABLE: {
+    number: 6210,
+    status: 400,
+    trpc: 'BAD_REQUEST',
+    message: 'A media URL of the post cannot be fetched the way Meta will fetch it.',
+  },
+  MEDIA_REJECTED: {
+    number: 6220,
+    status: 400,
+    trpc: 'BAD_REQUEST',
+    message: 'A media file of the post is not one Instagram accepts.',
   },
   WEBHOOK_NOT_FOUND: { number: 7010, status: 404, trpc: 'NOT_FOUND', message: 'No such webhook endpoint.' },
   INTERNAL: {

@@ -141,6 +141,66 @@ function dropUnusedSchemas(doc: Json): void {
   }
 }
 
+const binary = { schema: { type: 'string', format: 'binary' } };
+
+/**
+ * POST /media takes a file, which tRPC cannot: the route is plain express
+ * (server/media/upload.ts) and described here by hand.
+ */
+function uploadOperation(): Json {
+  const codes: ErrorCode[] = [
+    'VALIDATION_FAILED',
+    'MEDIA_UNREADABLE',
+    'MEDIA_REJECTED',
+    'UNAUTHORIZED',
+    'MEDIA_QUOTA_EXCEEDED',
+    'MEDIA_TOO_LARGE',
+    'MEDIA_TYPE_UNSUPPORTED',
+    'TOO_MANY_REQUESTS',
+    'INTERNAL',
+    'SERVICE_UNAVAILABLE',
+  ];
+  return {
+    operationId: 'uploadMedia',
+    summary: 'Upload a photo or video',
+    description:
+      'The file is the body, with its own Content-Type (or the field `file` of a multipart form). ' +
+      'Images (JPEG, PNG, HEIC, HEIF, WebP; at most 30 MB) become an sRGB JPEG of at most 1440 px and 8 MB, ' +
+      'turned upright, with every metadata block (GPS included) removed. Videos (MP4, MOV; at most 300 MB) are ' +
+      'stored as sent once their codec (H.264/HEVC) and duration (3 s to 15 min) are checked. Use the answer’s ' +
+      '`url` in a post.',
+    tags: ['media'],
+    security: [{ bearerAuth: [] }],
+    requestBody: {
+      required: true,
+      content: {
+        'image/jpeg': binary,
+        'image/png': binary,
+        'image/heic': binary,
+        'image/heif': binary,
+        'image/webp': binary,
+        'video/mp4': binary,
+        'video/quicktime': binary,
+        'multipart/form-data': {
+          schema: {
+            type: 'object',
+            required: ['file'],
+            properties: { file: { type: 'string', format: 'binary' } },
+          },
+        },
+      },
+    },
+    responses: {
+      '201': {
+        description: 'Created',
+        content: { 'application/json': { schema: { $ref: '#/components/schemas/Media' } } },
+      },
+      ...errorResponses(codes),
+      default: errorResponse('Any other error, in the same shape.'),
+    },
+  };
+}
+
 /** The OpenAPI document of the REST API, as served at /openapi.json and committed in openapi/openapi.json. */
 export function buildOpenApiDocument(): OpenAPIObject {
   const doc: Json = generateOpenApiDocument(appRouter, {
@@ -196,6 +256,7 @@ export function buildOpenApiDocument(): OpenAPIObject {
       }
     }
   }
+  doc.paths['/media'].post = uploadOperation();
   tidySchema(components.schemas, components);
   dropUnusedSchemas(doc);
   return doc as OpenAPIObject;

@@ -1,6 +1,7 @@
 import { authRouter } from './auth/router.ts';
 import { errorsRouter } from './errors-router.ts';
 import { instagramsRouter } from './instagrams/router.ts';
+import { mediaRouter } from './media/router.ts';
 import { postsRouter } from './posts/router.ts';
 import { webhooksRouter } from './webhooks/router.ts';
 import { router } from './trpc.ts';
@@ -10,6 +11,7 @@ export const appRouter = router({
   posts: postsRouter,
   instagrams: instagramsRouter,
   webhooks: webhooksRouter,
+  media: mediaRouter,
   errors: errorsRouter,
 });
 

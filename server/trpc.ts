@@ -140,7 +140,8 @@ export const router = t.router;
 export const publicProcedure = t.procedure.use(appErrors);
 export const createCallerFactory = t.createCallerFactory;
 
-export const authedProcedure = publicProcedure.use(async ({ ctx, next }) => {
+/** The token's user, counted against API_RATE_LIMIT: what every protected route does first (uploads too). */
+export async function authenticate(ctx: Context): Promise<AuthedContext> {
   if (!ctx.token) throw new AppError('UNAUTHORIZED');
   const result = await validateSessionToken(ctx.db, ctx.token);
   if (!result) throw new AppError('UNAUTHORIZED', 'The token is invalid or has expired.');
@@ -157,8 +158,12 @@ export const authedProcedure = publicProcedure.use(async ({ ctx, next }) => {
     }
     rateLimitHeaders(ctx, state);
   }
-  return next({ ctx: { ...ctx, user: result.user, session: result.session } });
-});
+  return { ...ctx, user: result.user, session: result.session };
+}
+
+export const authedProcedure = publicProcedure.use(async ({ ctx, next }) =>
+  next({ ctx: await authenticate(ctx) }),
+);
 
 /** The IETF draft's RateLimit-* fields, as most public APIs send them. */
 function rateLimitHeaders(ctx: Context, state: RateLimitState): void {

@@ -4,6 +4,7 @@ import {
   bigserial,
   boolean,
   check,
+  customType,
   doublePrecision,
   index,
   integer,
@@ -296,6 +297,7 @@ export const POST_EVENT_TYPES = [
   'released',
   'first_comment_posted',
   'first_comment_failed',
+  'media_warning',
 ] as const;
 export type PostEventType = (typeof POST_EVENT_TYPES)[number];
 
@@ -395,3 +397,71 @@ export const webhookDeliveries = pgTable(
 );
 
 export type WebhookDeliveryRow = typeof webhookDeliveries.$inferSelect;
+
+const bytea = customType<{ data: Buffer; driverData: Buffer }>({ dataType: () => 'bytea' });
+
+export const MEDIA_KINDS = ['image', 'video'] as const;
+export type MediaKind = (typeof MEDIA_KINDS)[number];
+
+/**
+ * A file uploaded through POST /media, Meta-ready (server/media/). Its bytes
+ * are in media_chunks; `size` and `sha256` are null until the last chunk is
+ * stored, and a row that never gets them is an abandoned upload.
+ */
+export const media = pgTable(
+  'media',
+  {
+    /** 144 random bits, base64url: the file's public URL is its only key. */
+    id: text('id').primaryKey(),
+    ownerId: bigint('owner_id', { mode: 'number' })
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    kind: text('kind', { enum: MEDIA_KINDS }).notNull(),
+    contentType: text('content_type').notNull(),
+    /** `jpg`, `mp4` or `mov`: the URL's extension. */
+    ext: text('ext').notNull(),
+    /** Bytes per chunk; every chunk but the last has exactly this many. */
+    chunkSize: integer('chunk_size').notNull(),
+    size: bigint('size', { mode: 'number' }),
+    sha256: text('sha256'),
+    width: integer('width'),
+    height: integer('height'),
+    durationMs: integer('duration_ms'),
+    createdAt: instant('created_at').notNull().defaultNow(),
+    /** When an upload no post uses is removed. */
+    expiresAt: instant('expires_at').notNull(),
+  },
+  (t) => [index('media_owner_id_created_idx').on(t.ownerId, t.createdAt, t.id)],
+);
+
+export type MediaRow = typeof media.$inferSelect;
+
+export const mediaChunks = pgTable(
+  'media_chunks',
+  {
+    mediaId: text('media_id')
+      .notNull()
+      .references(() => media.id, { onDelete: 'cascade' }),
+    seq: integer('seq').notNull(),
+    data: bytea('data').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.mediaId, t.seq] })],
+);
+
+/**
+ * Which uploads a post uses, rewritten with the post. The foreign key to
+ * media is what keeps retention from removing a file a post was just given
+ * (server/media/retention.ts).
+ */
+export const postMedia = pgTable(
+  'post_media',
+  {
+    postId: bigint('post_id', { mode: 'number' })
+      .notNull()
+      .references(() => posts.id, { onDelete: 'cascade' }),
+    mediaId: text('media_id')
+      .notNull()
+      .references(() => media.id, { onDelete: 'cascade' }),
+  },
+  (t) => [primaryKey({ columns: [t.postId, t.mediaId] }), index('post_media_media_id_idx').on(t.mediaId)],
+);

@@ -12,6 +12,9 @@ import { createApiRateLimit, createLoginThrottle } from '../auth/throttle.ts';
 import type { FakeGraph } from '../graph/fake-graph.ts';
 import { createMeta, type MetaClient } from '../instagrams/meta.ts';
 import { oauthCallback } from '../instagrams/oauth.ts';
+import { ROBOTS_TXT, serveMedia } from '../media/serve.ts';
+import { postgresMediaStore, type MediaStore } from '../media/store.ts';
+import { uploadHandler } from '../media/upload.ts';
 import type { Resolver } from '../net/public-address.ts';
 import type { WaitingCounts } from '../posts/publish-limit.ts';
 import { appRouter } from '../router.ts';
@@ -43,6 +46,8 @@ export interface AppDeps {
   meta?: MetaClient;
   /** How host names are resolved for URL checks; tests inject one. */
   resolver?: Resolver;
+  /** Where uploads are kept; default PostgreSQL (server/media/store.ts). */
+  mediaStore?: MediaStore;
   /** GRAPH_API_URL=sandbox: the simulated Meta, whose sign-in pages are served under /sandbox/meta. */
   sandbox?: FakeGraph;
 }
@@ -172,6 +177,18 @@ export function createApp(deps: AppDeps): express.Express {
       void fake.handle(req, res);
     });
   }
+
+  const mediaStore = deps.mediaStore ?? postgresMediaStore(database.db);
+  app.get('/robots.txt', (_req, res) => {
+    res.type('text/plain').send(ROBOTS_TXT);
+  });
+  // Public, no token: Meta's fetcher downloads the files of the posts it publishes from here.
+  app.get('/m/:name', serveMedia(database.db, mediaStore));
+  // A file body, not JSON: outside tRPC (documented in openapi.json by scripts/openapi.ts).
+  app.post(
+    /^\/api\/v1\/media\/?$/,
+    uploadHandler({ db: database.db, env, store: mediaStore, logger, createContext }),
+  );
 
   // Meta's redirect after sign-in: a browser, not an API client, so a redirect or an HTML page.
   app.get(/^\/api\/v1\/oauth\/(?<loginType>instagram|facebook)\/callback\/?$/, (req, res, next) => {

@@ -35,14 +35,19 @@ export function jsonClient(baseUrl: string) {
   return async function request<T = any>(
     method: string,
     path: string,
-    opts: { body?: unknown; rawBody?: string; token?: string; headers?: Record<string, string> } = {},
+    opts: {
+      body?: unknown;
+      rawBody?: string | Uint8Array | FormData | Blob;
+      token?: string;
+      headers?: Record<string, string>;
+    } = {},
   ): Promise<JsonResponse<T>> {
     const headers: Record<string, string> = { ...opts.headers };
     if (opts.token) headers.authorization = `Bearer ${opts.token}`;
-    let body: string | undefined;
+    let body: string | Uint8Array | FormData | Blob | undefined;
     if (opts.rawBody !== undefined) body = opts.rawBody;
     else if (opts.body !== undefined) body = JSON.stringify(opts.body);
-    if (body !== undefined && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-type'))
+    if (typeof body === 'string' && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-type'))
       headers['content-type'] = 'application/json';
     const res = await fetch(`${baseUrl}${path}`, { method, headers, body });
     const text = await res.text();

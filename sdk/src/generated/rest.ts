@@ -426,6 +426,48 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/media': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** List your uploads, newest first */
+    get: operations['listMedia'];
+    put?: never;
+    /**
+     * Upload a photo or video
+     * @description The file is the body, with its own Content-Type (or the field `file` of a multipart form). Images (JPEG, PNG, HEIC, HEIF, WebP; at most 30 MB) become an sRGB JPEG of at most 1440 px and 8 MB, turned upright, with every metadata block (GPS included) removed. Videos (MP4, MOV; at most 300 MB) are stored as sent once their codec (H.264/HEVC) and duration (3 s to 15 min) are checked. Use the answer’s `url` in a post.
+     */
+    post: operations['uploadMedia'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/media/{id}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Read an upload */
+    get: operations['getMedia'];
+    put?: never;
+    post?: never;
+    /**
+     * Delete an upload
+     * @description Refused (409 MEDIA_IN_USE) while a scheduled or publishing post uses it. Its URL answers 404 at once.
+     */
+    delete: operations['deleteMedia'];
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/errors': {
     parameters: {
       query?: never;
@@ -574,7 +616,8 @@ export interface components {
         | 'held'
         | 'released'
         | 'first_comment_posted'
-        | 'first_comment_failed';
+        | 'first_comment_failed'
+        | 'media_warning';
       message: string;
       /** Format: date-time */
       date_pub: string | null;
@@ -759,6 +802,40 @@ export interface components {
       /** @description Pass as `cursor` for the next page; null on the last. */
       next_cursor: string | null;
     };
+    MediaList: {
+      items: components['schemas']['Media'][];
+      /** @description Pass as `cursor` for the next page; null on the last. */
+      next_cursor: string | null;
+    };
+    Media: {
+      id: string;
+      /**
+       * @description Where Meta (and anyone with the link) fetches the file; put it in a post’s `url`, `cover_url` or a carousel child.
+       * @example https://api.example.com/m/q7nYbLx1c2Vd3WeF4gHi5JkL.jpg
+       */
+      url: string;
+      /** @description `image/jpeg`, `video/mp4` or `video/quicktime`. */
+      content_type: string;
+      /** @description Pixels, after conversion (images) or as displayed (videos). */
+      width: number | null;
+      height: number | null;
+      /** @description Bytes stored (after conversion for images). */
+      size: number;
+      /** @description Videos only. */
+      duration_ms: number | null;
+      /** Format: date-time */
+      created_at: string;
+      /**
+       * Format: date-time
+       * @description When the file is removed if no post uses it; a file used by published posts stays MEDIA_RETENTION after the last was published.
+       */
+      expires_at: string;
+    };
+    DeletedMedia: {
+      id: string;
+      /** @constant */
+      deleted: true;
+    };
     ErrorList: {
       items: components['schemas']['ErrorEntry'][];
     };
@@ -770,7 +847,7 @@ export interface components {
       /** @description The default message. */
       message: string;
     };
-    /** @description The body of every error response. `code` is stable and machine-readable; new codes may be added. Codes: `VALIDATION_FAILED`, `MALFORMED_JSON`, `MALFORMED_REQUEST`, `UNAUTHORIZED`, `INVALID_CREDENTIALS`, `SIGNUP_DISABLED`, `NOT_FOUND`, `POST_NOT_FOUND`, `METHOD_NOT_ALLOWED`, `USERNAME_TAKEN`, `POST_NOT_EDITABLE`, `PUBLISH_LIMIT_REACHED`, `TOO_MANY_SCHEDULED_POSTS`, `REQUEST_TIMEOUT`, `PAYLOAD_TOO_LARGE`, `UNSUPPORTED_MEDIA_TYPE`, `TOO_MANY_REQUESTS`, `HEADERS_TOO_LARGE`, `GRAPH_REQUEST_FAILED`, `INSTAGRAM_LOGIN_FAILED`, `INSTAGRAM_SUSPECTED`, `INSTAGRAM_NOT_FOUND`, `INSTAGRAM_IN_USE`, `PASSWORD_NOT_ACCEPTED`, `OAUTH_NOT_CONFIGURED`, `OAUTH_STATE_INVALID`, `OAUTH_DENIED`, `WEBHOOK_NOT_FOUND`, `INTERNAL`, `SERVICE_UNAVAILABLE`. */
+    /** @description The body of every error response. `code` is stable and machine-readable; new codes may be added. Codes: `VALIDATION_FAILED`, `MALFORMED_JSON`, `MALFORMED_REQUEST`, `UNAUTHORIZED`, `INVALID_CREDENTIALS`, `SIGNUP_DISABLED`, `NOT_FOUND`, `POST_NOT_FOUND`, `METHOD_NOT_ALLOWED`, `USERNAME_TAKEN`, `POST_NOT_EDITABLE`, `PUBLISH_LIMIT_REACHED`, `TOO_MANY_SCHEDULED_POSTS`, `REQUEST_TIMEOUT`, `PAYLOAD_TOO_LARGE`, `UNSUPPORTED_MEDIA_TYPE`, `RANGE_NOT_SATISFIABLE`, `TOO_MANY_REQUESTS`, `HEADERS_TOO_LARGE`, `GRAPH_REQUEST_FAILED`, `INSTAGRAM_LOGIN_FAILED`, `INSTAGRAM_SUSPECTED`, `INSTAGRAM_NOT_FOUND`, `INSTAGRAM_IN_USE`, `PASSWORD_NOT_ACCEPTED`, `OAUTH_NOT_CONFIGURED`, `OAUTH_STATE_INVALID`, `OAUTH_DENIED`, `MEDIA_NOT_FOUND`, `MEDIA_IN_USE`, `MEDIA_QUOTA_EXCEEDED`, `MEDIA_TOO_LARGE`, `MEDIA_TYPE_UNSUPPORTED`, `MEDIA_UNREADABLE`, `MEDIA_UNREACHABLE`, `MEDIA_REJECTED`, `WEBHOOK_NOT_FOUND`, `INTERNAL`, `SERVICE_UNAVAILABLE`. */
     Error: {
       /** @example VALIDATION_FAILED */
       code: string;
@@ -4408,6 +4485,379 @@ export interface operations {
       };
       /** @description `WEBHOOK_NOT_FOUND`: No such webhook endpoint. */
       404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `TOO_MANY_REQUESTS`: Too many requests or login attempts; try again after Retry-After seconds. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `INTERNAL`: Something went wrong on our side. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `SERVICE_UNAVAILABLE`: The service cannot answer right now (its database is unreachable or it is overloaded); try again shortly. */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Any other error, in the same shape. */
+      default: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
+  listMedia: {
+    parameters: {
+      query?: {
+        limit?: number;
+        cursor?: string;
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['MediaList'];
+        };
+      };
+      /** @description `VALIDATION_FAILED`: The request is not valid. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `UNAUTHORIZED`: A valid token is required. */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `TOO_MANY_REQUESTS`: Too many requests or login attempts; try again after Retry-After seconds. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `INTERNAL`: Something went wrong on our side. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `SERVICE_UNAVAILABLE`: The service cannot answer right now (its database is unreachable or it is overloaded); try again shortly. */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Any other error, in the same shape. */
+      default: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
+  uploadMedia: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'image/jpeg': string;
+        'image/png': string;
+        'image/heic': string;
+        'image/heif': string;
+        'image/webp': string;
+        'video/mp4': string;
+        'video/quicktime': string;
+        'multipart/form-data': {
+          /** Format: binary */
+          file: string;
+        };
+      };
+    };
+    responses: {
+      /** @description Created */
+      201: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Media'];
+        };
+      };
+      /** @description `VALIDATION_FAILED`: The request is not valid. `MEDIA_UNREADABLE`: The file could not be read as the type it was sent as. `MEDIA_REJECTED`: A media file of the post is not one Instagram accepts. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `UNAUTHORIZED`: A valid token is required. */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `MEDIA_QUOTA_EXCEEDED`: Your uploads would take more than your storage quota (MEDIA_QUOTA_BYTES); delete some first. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `MEDIA_TOO_LARGE`: The file is too large: images may have 30 MB, videos 300 MB. */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `MEDIA_TYPE_UNSUPPORTED`: Send a JPEG, PNG, HEIC, HEIF or WebP image or an MP4 or MOV video, with its Content-Type. */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `TOO_MANY_REQUESTS`: Too many requests or login attempts; try again after Retry-After seconds. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `INTERNAL`: Something went wrong on our side. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `SERVICE_UNAVAILABLE`: The service cannot answer right now (its database is unreachable or it is overloaded); try again shortly. */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Any other error, in the same shape. */
+      default: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
+  getMedia: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The upload id (the file name in its URL, without the extension). */
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Media'];
+        };
+      };
+      /** @description `VALIDATION_FAILED`: The request is not valid. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `UNAUTHORIZED`: A valid token is required. */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `MEDIA_NOT_FOUND`: No such upload. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `TOO_MANY_REQUESTS`: Too many requests or login attempts; try again after Retry-After seconds. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `INTERNAL`: Something went wrong on our side. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `SERVICE_UNAVAILABLE`: The service cannot answer right now (its database is unreachable or it is overloaded); try again shortly. */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Any other error, in the same shape. */
+      default: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
+  deleteMedia: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The upload id (the file name in its URL, without the extension). */
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['DeletedMedia'];
+        };
+      };
+      /** @description `VALIDATION_FAILED`: The request is not valid. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `UNAUTHORIZED`: A valid token is required. */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `MEDIA_NOT_FOUND`: No such upload. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `MEDIA_IN_USE`: A post waiting to be published uses this upload; delete or change the post first. */
+      409: {
         headers: {
           [name: string]: unknown;
         };
