@@ -69,6 +69,8 @@ async function main(): Promise<void> {
     // browser reaches its sign-in pages through our own /sandbox/meta.
     sandbox = new FakeGraph({ latencyMs: 150, videoReadsUntilFinished: 3, sandbox: true });
     await sandbox.start();
+    // The simulated Meta downloads the uploads of posts it publishes, as the real one would.
+    sandbox.fetchMedia = (url) => url.startsWith(`${env.PUBLIC_URL}/m/`);
     const fake = sandbox;
     stops.push(() => fake.stop());
     const urls = sandbox.urls();
@@ -97,6 +99,12 @@ async function main(): Promise<void> {
       cipher,
       logger,
       webhooks: { allowPrivate: env.WEBHOOK_ALLOW_PRIVATE_HOSTS },
+      media: {
+        mode: env.MEDIA_PREFLIGHT,
+        allowPrivate: env.MEDIA_ALLOW_PRIVATE_HOSTS,
+        publicUrl: env.PUBLIC_URL,
+        retentionMs: env.MEDIA_RETENTION * 1000,
+      },
       concurrency: env.WORKER_CONCURRENCY,
       pollIntervalMs: env.WORKER_POLL_INTERVAL_MS,
       // Without its pool the process would answer the API but publish nothing: stop, and let the

@@ -197,7 +197,7 @@ describe('uploading a video', () => {
     // The server answers 413 and closes; depending on timing the client sees the answer or a reset.
     if (res instanceof Response) {
       expect(res.status).toBe(413);
-      expect((await res.json()).code).toBe('MEDIA_TOO_LARGE');
+      expect(((await res.json()) as { code: string }).code).toBe('MEDIA_TOO_LARGE');
     }
     const [row] = await t.server.database.sql`select count(*)::int as n from media where size is null`;
     expect(row!.n).toBe(0);
@@ -236,7 +236,7 @@ describe('serving an upload', () => {
     const beyond = await fileOf(url, { headers: { range: `bytes=${file.length}-` } });
     expect(beyond.status).toBe(416);
     expect(beyond.headers.get('content-range')).toBe(`bytes */${file.length}`);
-    expect((await beyond.json()).code).toBe('RANGE_NOT_SATISFIABLE');
+    expect(((await beyond.json()) as { code: string }).code).toBe('RANGE_NOT_SATISFIABLE');
 
     expect((await fileOf(url, { headers: { 'if-none-match': etag } })).status).toBe(304);
     const stale = await fileOf(url, { headers: { range: 'bytes=0-9', 'if-range': '"other"' } });
@@ -247,7 +247,7 @@ describe('serving an upload', () => {
 
   it('serves a file larger than one stored chunk, whole and across chunk borders', async () => {
     const big = await sharp({
-      create: { width: 1440, height: 1440, channels: 3, noise: { type: 'gaussian', mean: 128, sigma: 60 } },
+      create: { width: 1440, height: 1440, channels: 3, background: '#808080', noise: { type: 'gaussian', mean: 128, sigma: 60 } },
     })
       .jpeg({ quality: 95 })
       .toBuffer();
@@ -307,7 +307,7 @@ describe('listing, reading and deleting uploads', () => {
     const video = fixture('reel.mp4');
     // Quota 3,000,000 bytes in this file: fill it with noisy photos, then one more does not fit.
     const noisy = await sharp({
-      create: { width: 1440, height: 1440, channels: 3, noise: { type: 'gaussian', mean: 128, sigma: 80 } },
+      create: { width: 1440, height: 1440, channels: 3, background: '#808080', noise: { type: 'gaussian', mean: 128, sigma: 80 } },
     })
       .jpeg({ quality: 100 })
       .toBuffer();

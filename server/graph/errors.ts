@@ -22,7 +22,8 @@ export type GraphErrorCode =
   | 'GRAPH_ACCOUNT_RESTRICTED'
   | 'GRAPH_MEDIA_REJECTED'
   | 'GRAPH_NETWORK'
-  | 'GRAPH_UNKNOWN';
+  | 'GRAPH_UNKNOWN'
+  | 'MEDIA_UNREACHABLE';
 
 /**
  * Numbers for the reasons a post's publishing failed (`error.code` of a
@@ -46,6 +47,10 @@ export const POST_FAILURES = {
   GRAPH_NETWORK: { number: 1210, message: 'Meta did not answer.' },
   GRAPH_UNKNOWN: { number: 1220, message: 'Meta refused the request for a reason we do not know.' },
   GRAPH_PROCESSING_TIMEOUT: { number: 1230, message: 'Meta did not finish processing the video in time.' },
+  MEDIA_UNREACHABLE: {
+    number: 1240,
+    message: 'A media URL could not be fetched right before the container was made; retried with backoff.',
+  },
 } as const satisfies Record<GraphErrorCode | 'GRAPH_PROCESSING_TIMEOUT', { number: number; message: string }>;
 
 export type PostFailureCode = keyof typeof POST_FAILURES;
@@ -116,6 +121,7 @@ const SUBCODE_HINTS: Record<number, string> = {
   2207026: 'The video format is not supported: use MP4 or MOV, H.264 or HEVC, 3 s to 15 min.',
   2207028: 'A carousel needs 2 to 10 items.',
   2207052: 'Meta could not fetch the media URL: it must be public and reachable.',
+  2207003: 'Meta timed out downloading the media: its host must answer quickly (or upload the file to /media).',
   2207004: 'The image is too large (at most 8 MB).',
   2207005: 'The image format is not supported: use JPEG.',
   2207009: 'The image aspect ratio must be between 4:5 and 1.91:1.',
@@ -142,8 +148,8 @@ export class GraphError extends Error {
   readonly fbtraceId: string | null;
   readonly action: GraphAction;
   readonly errorCode: GraphErrorCode;
-  /** A sentence for the app's user: what went wrong and what to do. */
-  readonly userMessage: string;
+  /** A sentence for the app's user: what went wrong and what to do (a media failure adds the URL). */
+  userMessage: string;
 
   constructor(fields: GraphErrorFields) {
     super(fields.message);
@@ -165,7 +171,26 @@ export class GraphNetworkError extends Error {
   override name = 'GraphNetworkError';
   readonly action: GraphAction = 'retry';
   readonly errorCode: GraphErrorCode = 'GRAPH_NETWORK';
-  readonly userMessage = 'Could not reach the Instagram Graph API.';
+  readonly userMessage: string = 'Could not reach the Instagram Graph API.';
+}
+
+/** Pre-flight right before a container: a media URL did not answer. Retried like a network failure. */
+export class MediaUnreachableError extends GraphNetworkError {
+  override name = 'MediaUnreachableError';
+  override readonly errorCode: GraphErrorCode = 'MEDIA_UNREACHABLE';
+  override readonly userMessage: string;
+  constructor(message: string) {
+    super(message);
+    this.userMessage = message;
+  }
+}
+
+/** Meta's own "could not fetch" (9004/2207052) and "timed out downloading" (2207003). */
+export function isMediaDownloadError(error: unknown): error is GraphError {
+  return (
+    error instanceof GraphError &&
+    (error.code === 9004 || error.subcode === 2207052 || error.subcode === 2207003)
+  );
 }
 
 export function classify(

@@ -159,6 +159,14 @@ function graphTime(ms: number): string {
 
 export class FakeGraph {
   latencyMs: number;
+  /**
+   * Media URLs the simulation really downloads, as Meta's servers do (the
+   * sandbox's uploads, tests of them); others only have to be https.
+   * A download that fails or is not the right type is Meta's 9004/2207052.
+   */
+  fetchMedia: ((url: string) => boolean) | null = null;
+  /** The media URLs downloaded, in order. */
+  readonly mediaFetches: string[] = [];
   videoReadsUntilFinished: number;
   quotaTotal: number;
   readonly version: string;
@@ -494,6 +502,10 @@ export class FakeGraph {
       if (problem) return fail(problem);
     }
 
+    if (endpoint === 'create') {
+      const problem = await this.downloadProblem(params);
+      if (problem) return fail(problem);
+    }
     const result =
       endpoint === 'create' ||
       endpoint === 'status' ||
@@ -510,6 +522,28 @@ export class FakeGraph {
     }
     if ('error' in result) return fail(result.error);
     send(200, result.body);
+  }
+
+  /** Meta downloads a container's media when it is created: does that work for the URLs we fetch for real? */
+  private async downloadProblem(params: Record<string, string>): Promise<GraphErrorBody | null> {
+    const downloads = [
+      ['image', params.image_url],
+      ['video', params.video_url],
+      ['image', params.cover_url],
+    ] as const;
+    for (const [kind, url] of downloads) {
+      if (!url || !this.fetchMedia?.(url)) continue;
+      this.mediaFetches.push(url);
+      const ok = await fetch(url, { redirect: 'follow', signal: AbortSignal.timeout(10_000) })
+        .then(async (res) => {
+          const type = res.headers.get('content-type') ?? '';
+          await res.arrayBuffer();
+          return res.ok && (kind === 'image' ? type === 'image/jpeg' : type.startsWith('video/'));
+        })
+        .catch(() => false);
+      if (!ok) return { status: 400, code: 9004, subcode: 2207052, message: 'Media download has failed' };
+    }
+    return null;
   }
 
   /** Expired, revoked, or not allowed to act for the account in the path. */
@@ -613,7 +647,7 @@ export class FakeGraph {
           return { error: { status: 400, code: 100, message: 'The parameter image_url is required' } };
         const problem = containerRuleProblem(params);
         if (problem) return { error: { status: 400, code: 100, message: `(#100) ${problem}` } };
-        if (!mediaUrl.startsWith('https://'))
+        if (!mediaUrl.startsWith('https://') && !this.fetchMedia?.(mediaUrl))
           return {
             error: { status: 400, code: 9004, subcode: 2207052, message: 'Media download has failed' },
           };

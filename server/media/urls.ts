@@ -52,3 +52,12 @@ export function uploadOf(publicUrl: string, value: string): { id: string; ext: M
   if (!url.pathname.startsWith(prefix)) return null;
   return parseMediaFileName(url.pathname.slice(prefix.length));
 }
+
+/**
+ * `http://127.0.0.1:<port>/…`: a media host on the loopback of a test, which
+ * MEDIA_ALLOW_PRIVATE_HOSTS lets pre-flight fetch. The schema cannot see the
+ * flag, so it lets these through and the service decides (post-media.ts).
+ */
+export function isLoopbackTestUrl(value: string): boolean {
+  return /^http:\/\/127\.0\.0\.1:\d+\//.test(value);
+}

@@ -16,6 +16,10 @@ export function isPublicAddress(host: string): boolean {
   return address.range() === 'unicast';
 }
 
+function isLoopback(host: string): boolean {
+  return ipaddr.process(host).range() === 'loopback';
+}
+
 /** A DNS name of at least two labels, each 1 to 63 letters, digits or inner hyphens. */
 const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
 
@@ -82,9 +86,8 @@ export async function resolvePublic(
       ? [{ address: host, family: isIP(host) }]
       : await (opts.resolver ?? systemResolver)(host);
   if (found.length === 0) throw new NonPublicAddress(`${hostname} does not resolve`);
-  if (!opts.allowPrivate) {
-    const bad = found.find((a) => !isPublicAddress(a.address));
-    if (bad) throw new NonPublicAddress(`${hostname} resolves to a non-public address`);
-  }
+  // The tests-only flags let loopback through, nothing else: a redirect to 10.x or 169.254.x stays refused.
+  const bad = found.find((a) => !isPublicAddress(a.address) && !(opts.allowPrivate && isLoopback(a.address)));
+  if (bad) throw new NonPublicAddress(`${hostname} resolves to a non-public address`);
   return { address: found[0]!.address, family: found[0]!.family === 6 ? 6 : 4 };
 }

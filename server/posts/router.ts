@@ -10,6 +10,7 @@ import {
   ZReplacePostInput,
   ZUpdatePostInput,
 } from './schemas.ts';
+import { externalUrls, probeAll } from '../media/post-media.ts';
 import {
   createPost,
   deletePost,
@@ -21,12 +22,31 @@ import {
 } from './service.ts';
 
 const TAGS = ['posts'];
-const deps = (ctx: AuthedContext): PostDeps => ({
-  cipher: ctx.cipher,
-  publishLimit: ctx.env.PUBLISH_LIMIT_PER_24H,
-  maxScheduled: ctx.env.MAX_SCHEDULED_POSTS,
-  waitingCounts: ctx.waitingCounts,
-});
+const MEDIA_ERRORS = ['MEDIA_UNREACHABLE', 'MEDIA_REJECTED'] as const;
+
+/**
+ * The service's dependencies, with the request's media URLs fetched first
+ * (pre-flight): network calls are made before the transaction, never in it.
+ */
+async function deps(ctx: AuthedContext, input: Parameters<typeof externalUrls>[0]): Promise<PostDeps> {
+  const { env } = ctx;
+  const urls = env.MEDIA_PREFLIGHT === 'off' ? [] : externalUrls(input, env.PUBLIC_URL, env.MEDIA_ALLOW_PRIVATE_HOSTS);
+  return {
+    cipher: ctx.cipher,
+    publishLimit: env.PUBLISH_LIMIT_PER_24H,
+    maxScheduled: env.MAX_SCHEDULED_POSTS,
+    waitingCounts: ctx.waitingCounts,
+    media: {
+      publicUrl: env.PUBLIC_URL,
+      mode: env.MEDIA_PREFLIGHT,
+      allowPrivate: env.MEDIA_ALLOW_PRIVATE_HOSTS,
+      probes:
+        urls.length === 0
+          ? new Map()
+          : await probeAll(urls, { allowPrivate: env.MEDIA_ALLOW_PRIVATE_HOSTS, resolver: ctx.resolver }),
+    },
+  };
+}
 
 export const postsRouter = router({
   create: authedProcedure
@@ -41,11 +61,14 @@ export const postsRouter = router({
         tags: TAGS,
         protect: true,
       },
-      errors: ['PUBLISH_LIMIT_REACHED', 'TOO_MANY_SCHEDULED_POSTS'],
+      errors: ['PUBLISH_LIMIT_REACHED', 'TOO_MANY_SCHEDULED_POSTS', ...MEDIA_ERRORS],
     })
     .input(ZCreatePostInput)
     .output(ZPost)
-    .mutation(({ ctx, input }) => ctx.db.transaction((tx) => createPost(tx, ctx.user.id, input, deps(ctx)))),
+    .mutation(async ({ ctx, input }) => {
+      const postDeps = await deps(ctx, input);
+      return ctx.db.transaction((tx) => createPost(tx, ctx.user.id, input, postDeps));
+    }),
 
   list: authedProcedure
     .meta({
@@ -91,13 +114,14 @@ export const postsRouter = router({
         tags: TAGS,
         protect: true,
       },
-      errors: ['POST_NOT_FOUND', 'POST_NOT_EDITABLE', 'PUBLISH_LIMIT_REACHED', 'TOO_MANY_SCHEDULED_POSTS'],
+      errors: ['POST_NOT_FOUND', 'POST_NOT_EDITABLE', 'PUBLISH_LIMIT_REACHED', 'TOO_MANY_SCHEDULED_POSTS', ...MEDIA_ERRORS],
     })
     .input(ZUpdatePostInput)
     .output(ZPost)
-    .mutation(({ ctx, input }) =>
-      ctx.db.transaction((tx) => updatePost(tx, ctx.user.id, { input, mode: 'patch' }, deps(ctx))),
-    ),
+    .mutation(async ({ ctx, input }) => {
+      const postDeps = await deps(ctx, input);
+      return ctx.db.transaction((tx) => updatePost(tx, ctx.user.id, { input, mode: 'patch' }, postDeps));
+    }),
 
   replace: authedProcedure
     .meta({
@@ -110,13 +134,14 @@ export const postsRouter = router({
         tags: TAGS,
         protect: true,
       },
-      errors: ['POST_NOT_FOUND', 'POST_NOT_EDITABLE', 'PUBLISH_LIMIT_REACHED', 'TOO_MANY_SCHEDULED_POSTS'],
+      errors: ['POST_NOT_FOUND', 'POST_NOT_EDITABLE', 'PUBLISH_LIMIT_REACHED', 'TOO_MANY_SCHEDULED_POSTS', ...MEDIA_ERRORS],
     })
     .input(ZReplacePostInput)
     .output(ZPost)
-    .mutation(({ ctx, input }) =>
-      ctx.db.transaction((tx) => updatePost(tx, ctx.user.id, { input, mode: 'replace' }, deps(ctx))),
-    ),
+    .mutation(async ({ ctx, input }) => {
+      const postDeps = await deps(ctx, input);
+      return ctx.db.transaction((tx) => updatePost(tx, ctx.user.id, { input, mode: 'replace' }, postDeps));
+    }),
 
   delete: authedProcedure
     .meta({

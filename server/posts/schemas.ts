@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { CHILD_CONTENT_TYPES, CONTENT_TYPES, POST_EVENT_TYPES, POST_STATUSES } from '../db/schema.ts';
+import { isLoopbackTestUrl, looksLikeUpload } from '../media/urls.ts';
 import { ZPostError } from './post-error.ts';
 import { publicUrlProblem } from '../net/public-address.ts';
 import {
@@ -24,12 +25,13 @@ const ZUrl = z
   .max(2048, 'url is at most 2048 characters')
   .superRefine((value, ctx) => {
     const problem = mediaUrlProblem(value);
-    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    // An upload's URL may be http or localhost in development: the service tells ours from others'.
+    if (problem && !looksLikeUpload(value) && !isLoopbackTestUrl(value)) ctx.addIssue({ code: 'custom', message: problem });
   })
   .transform(normalizeMediaUrl)
   .meta({
     description:
-      'Public https URL of the JPEG image or the MP4/MOV video; stored as the WHATWG URL parser normalises it.',
+      'Public https URL of the JPEG image or the MP4/MOV video, or the `url` of an upload (`POST /media`); stored as the WHATWG URL parser normalises it.',
     example: 'https://cdn.example.com/a.jpg',
   });
 
@@ -87,10 +89,10 @@ const ZCoverUrl = z
   .max(2048, 'cover_url is at most 2048 characters')
   .superRefine((value, ctx) => {
     const problem = publicUrlProblem(value, 'cover_url');
-    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    if (problem && !looksLikeUpload(value) && !isLoopbackTestUrl(value)) ctx.addIssue({ code: 'custom', message: problem });
   })
   .transform(normalizeMediaUrl)
-  .meta({ description: 'Reels: public https URL of a JPEG cover (9:16 advised); overrides thumb_offset.' });
+  .meta({ description: 'Reels: public https URL of a JPEG cover (9:16 advised), or an upload’s `url`; overrides thumb_offset.' });
 
 const ZAudioName = z
   .string()

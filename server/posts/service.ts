@@ -8,6 +8,7 @@ import { AppError } from '../errors.ts';
 import { decodeIdCursor, encodeIdCursor } from '../lib/cursor.ts';
 import { schedulePublishJob, unschedulePublishJob } from '../jobs/publish-post.ts';
 import { formatInstant, formatInstantOrNull } from '../lib/time.ts';
+import { checkPostMedia, linkPostMedia, type MediaCheck } from '../media/post-media.ts';
 import { appendEvent, eventInsert } from './events.ts';
 import { mergeEdit } from './merge.ts';
 import { toPostErrorOutput } from './post-error.ts';
@@ -32,6 +33,8 @@ export interface PostDeps {
   maxScheduled: number;
   /** This process's recent counts of each user's waiting posts. */
   waitingCounts: WaitingCounts;
+  /** The post's uploads and pre-flight results (server/media/post-media.ts); skipped when absent. */
+  media?: MediaCheck;
   now?: Date;
 }
 
@@ -170,6 +173,7 @@ export async function createPost(
     instagramId !== null ? (await accountForPost(tx, ownerId, instagramId)).igUserId : input.user_id!;
   await assertBelowScheduledCap(tx, { ownerId, max: deps.maxScheduled, counts: deps.waitingCounts });
   await assertWithinPublishLimit(tx, { igUserId, at: datePub, limit: deps.publishLimit });
+  const media = deps.media ? await checkPostMedia(tx, ownerId, input, deps.media) : null;
   const sealed = input.token !== undefined ? deps.cipher.seal(input.token) : null;
   // Plain SQL on this hot path: drizzle's builders cost more CPU than the statements (bench/REPORT.md).
   const [row] = await tx.execute(sql`
@@ -188,6 +192,7 @@ export async function createPost(
   const tags = await writeTags(tx, post.id, input.user_tags ?? [], false);
   const children =
     input.content_type === 'Carousel' ? await writeChildren(tx, post.id, input.children ?? [], false) : [];
+  if (media) await recordPostMedia(tx, post.id, media, false);
   await schedulePublishJob(tx, {
     postId: post.id,
     runAt: datePub,
@@ -336,6 +341,7 @@ export async function updatePost(
   if (issues.length > 0) throw new AppError('VALIDATION_FAILED', undefined, { issues });
   if (content.instagram_id !== null)
     content.user_id = (await accountForPost(tx, ownerId, content.instagram_id)).igUserId;
+  const media = deps.media ? await checkPostMedia(tx, ownerId, content, deps.media) : null;
 
   const wasFailed = current.status === 'failed';
   let datePub = datePubGiven ? resolveDatePub(input.date_pub, now) : current.datePub;
@@ -423,7 +429,23 @@ export async function updatePost(
     content.content_type === 'Carousel' ? content.children : [],
     true,
   );
+  if (media) await recordPostMedia(tx, current.id, media, true);
   return toPostOutput(row!, tags, children);
+}
+
+/** Which uploads the post uses, and a `media_warning` event per pre-flight problem let through (MEDIA_PREFLIGHT=warn). */
+async function recordPostMedia(
+  tx: Tx,
+  postId: number,
+  media: { uploadIds: string[]; warnings: string[] },
+  replace: boolean,
+): Promise<void> {
+  await linkPostMedia(tx, postId, media.uploadIds, replace);
+  for (const warning of media.warnings)
+    await appendEvent(tx, postId, {
+      type: 'media_warning',
+      message: `Meta may not be able to use ${warning} (accepted because MEDIA_PREFLIGHT=warn).`,
+    });
 }
 
 /** Deletes the post and its job; refused while it is being published. */

@@ -7,10 +7,40 @@
  */
 import { asc, eq } from 'drizzle-orm';
 import { postChildren, postUserTags, type PostChildRow, type PostRow } from '../db/schema.ts';
-import { GraphError } from '../graph/errors.ts';
+import { GraphError, isMediaDownloadError, MediaUnreachableError } from '../graph/errors.ts';
+import { probeAll } from '../media/post-media.ts';
+import { unreachableMessage } from '../media/preflight.ts';
+import { uploadOf } from '../media/urls.ts';
 import { carouselChildForm, carouselForm } from '../graph/graph-client.ts';
 import type { PublishRun } from './run.ts';
 import { forgetChildContainer, recordChildContainer } from './transitions.ts';
+
+/**
+ * Right before a container (MEDIA_PREFLIGHT=enforce): the media URLs that
+ * are not our uploads are fetched once more; one that does not answer is a
+ * transient failure naming the URL, retried with backoff.
+ */
+async function assertReachable(run: PublishRun, urls: (string | null)[]): Promise<void> {
+  const media = run.deps.media;
+  if (!media || media.mode !== 'enforce') return;
+  const external = urls.filter((u): u is string => !!u && uploadOf(media.publicUrl, u) === null);
+  if (external.length === 0) return;
+  const probes = await probeAll(external, { allowPrivate: media.allowPrivate, resolver: media.resolver });
+  for (const [url, probe] of probes)
+    if (!probe.reachable) throw new MediaUnreachableError(unreachableMessage(url, probe.problem));
+}
+
+/** Makes a container; Meta's "could not fetch" errors say which URL. */
+async function creating(run: PublishRun, urls: (string | null)[], make: () => Promise<string>): Promise<string> {
+  await assertReachable(run, urls);
+  try {
+    return await make();
+  } catch (error) {
+    if (isMediaDownloadError(error))
+      error.userMessage = `${error.userMessage} (${urls.filter(Boolean).join(', ')})`;
+    throw error;
+  }
+}
 
 async function childrenOf(run: PublishRun): Promise<PostChildRow[]> {
   return run.deps.db
@@ -31,15 +61,17 @@ export async function prepareCarouselItems(run: PublishRun): Promise<Date | null
   const children = await childrenOf(run);
   for (const child of children) {
     if (child.creationId) continue;
-    const id = await graph.createContainerWith(
-      post.igUserId,
-      token,
-      carouselChildForm({
-        contentType: child.contentType,
-        url: child.url,
-        altText: child.altText,
-        userTags: child.userTags,
-      }),
+    const id = await creating(run, [child.url], () =>
+      graph.createContainerWith(
+        post.igUserId,
+        token,
+        carouselChildForm({
+          contentType: child.contentType,
+          url: child.url,
+          altText: child.altText,
+          userTags: child.userTags,
+        }),
+      ),
     );
     child.containerCreatedAt = await recordChildContainer(run, child.position, id);
     child.creationId = id;
@@ -93,8 +125,9 @@ export async function createContainer(run: PublishRun): Promise<string> {
     .where(eq(postUserTags.postId, post.id))
     .orderBy(asc(postUserTags.position));
   // Each kind's own Graph parameters are chosen in containerForm (graph-client.ts).
-  return run.graph.createContainer(post.igUserId, run.token, {
-    contentType: post.contentType,
+  const contentType = post.contentType;
+  return creating(run, [post.url, post.coverUrl], () => run.graph.createContainer(post.igUserId, run.token, {
+    contentType,
     placement: post.placement,
     url: post.url!,
     caption: post.caption,
@@ -107,7 +140,7 @@ export async function createContainer(run: PublishRun): Promise<string> {
     shareToFeed: post.shareToFeed,
     audioName: post.audioName,
     trialReel: post.trialReel,
-  });
+  }));
 }
 
 /** Meta processes videos after the container is made; publishing waits for FINISHED (a carousel's items were waited for). */

@@ -18,6 +18,8 @@ import { schedulePublishJob } from '../jobs/publish-post.ts';
 import { formatInstant } from '../lib/time.ts';
 import { describeError, type Logger } from '../logger.ts';
 import type { PostError } from '../posts/post-error.ts';
+import type { PreflightMode } from '../media/preflight.ts';
+import type { Resolver } from '../net/public-address.ts';
 import { createContainer, findPublishedMedia, needsProcessing, prepareCarouselItems } from './containers.ts';
 import {
   claim,
@@ -60,8 +62,21 @@ export const DEFAULT_PUBLISHER_SETTINGS: PublisherSettings = {
   containersPer24h: 400,
 };
 
+/** MEDIA_* settings the worker needs. */
+export interface MediaWorkerOptions {
+  /** MEDIA_PREFLIGHT: `off` skips the check before each container. */
+  mode: PreflightMode;
+  allowPrivate: boolean;
+  resolver?: Resolver;
+  /** PUBLIC_URL: our own uploads need no fetching. */
+  publicUrl: string;
+  /** MEDIA_RETENTION, in ms. */
+  retentionMs: number;
+}
+
 export interface PublisherDeps {
   db: Db;
+  media?: MediaWorkerOptions;
   /** Meta's Graph hosts: a post goes through the host of its token's login type. */
   meta: MetaClient;
   cipher: TokenCipher;

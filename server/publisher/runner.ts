@@ -32,7 +32,9 @@ import {
 } from '../jobs/reconcile.ts';
 import { describeError, scrubSecrets, type Logger } from '../logger.ts';
 import { reconcile } from './reconcile.ts';
-import { DEFAULT_PUBLISHER_SETTINGS, publishPost, type PublisherSettings } from './run.ts';
+import { PRUNE_MEDIA_CRONTAB, PRUNE_MEDIA_TASK, ZPruneMediaPayload } from '../jobs/prune-media.ts';
+import { pruneMedia } from '../media/retention.ts';
+import { DEFAULT_PUBLISHER_SETTINGS, publishPost, type MediaWorkerOptions, type PublisherSettings } from './run.ts';
 
 export interface WorkerOptions {
   url: string;
@@ -52,6 +54,8 @@ export interface WorkerOptions {
   firstCommentRetryDelaysMs?: number[];
   /** Webhook sending: WEBHOOK_ALLOW_PRIVATE_HOSTS, and for tests a shorter schedule, timeout and a resolver. */
   webhooks?: Partial<Pick<DeliverDeps, 'retryDelaysMs'>> & Partial<DeliverDeps['send']>;
+  /** Uploads and media URLs: pre-flight before each container, and retention. Default: pre-flight off, 7 days. */
+  media?: Partial<MediaWorkerOptions>;
   /** Called when the worker pool stops without stop() being called; npm start then exits with 1. */
   onPoolStopped?: () => void;
 }
@@ -105,6 +109,13 @@ export function workerLogger(logger: Logger): WorkerLogger {
 
 export async function startPublishWorker(opts: WorkerOptions): Promise<PublishWorker> {
   const settings = { ...DEFAULT_PUBLISHER_SETTINGS, ...opts.settings };
+  const media: MediaWorkerOptions = {
+    mode: 'off',
+    allowPrivate: false,
+    publicUrl: '',
+    retentionMs: 7 * 86_400_000,
+    ...opts.media,
+  };
   const logger = opts.logger.child({ component: 'worker' });
   const ids = new Set<string>();
   const beating = new Set<string>();
@@ -144,14 +155,14 @@ export async function startPublishWorker(opts: WorkerOptions): Promise<PublishWo
     noHandleSignals: true,
     logger: workerLogger(logger),
     events,
-    crontab: [RECONCILE_CRONTAB, PRUNE_EXPIRED_CRONTAB, REFRESH_TOKENS_CRONTAB].join('\n'),
+    crontab: [RECONCILE_CRONTAB, PRUNE_EXPIRED_CRONTAB, REFRESH_TOKENS_CRONTAB, PRUNE_MEDIA_CRONTAB].join('\n'),
     taskList: {
       [PUBLISH_POST_TASK]: async (payload, helpers) => {
         const { postId } = ZPublishPostPayload.parse(payload);
         publishRuns++;
         const owner = helpers.job.locked_by ?? `worker-${process.pid}`;
         await publishPost(
-          { ...opts, logger, settings, ensureAlive, ownWorkerIds: () => [...ids] },
+          { ...opts, media, logger, settings, ensureAlive, ownWorkerIds: () => [...ids] },
           { postId, owner, priority: helpers.job.priority },
         );
       },
@@ -168,6 +179,11 @@ export async function startPublishWorker(opts: WorkerOptions): Promise<PublishWo
           { sessions, counters, oauthStates },
           'deleted expired sessions, rate-limit counters and OAuth states',
         );
+      },
+      [PRUNE_MEDIA_TASK]: async (payload) => {
+        ZPruneMediaPayload.parse(payload);
+        const removed = await pruneMedia(opts.db, { retentionMs: media.retentionMs });
+        logger.info({ removed }, 'removed uploads no post needs');
       },
       [FIRST_COMMENT_TASK]: async (payload) => {
         const { postId } = ZFirstCommentPayload.parse(payload);

@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
-import sharp from 'sharp';
+import sharp, { type Sharp } from 'sharp';
 
 /** Small real files made with ffmpeg and heif-enc (test/fixtures/media/README.md says how). */
 export const fixture = (name: string): Buffer =>
   readFileSync(new URL(`../fixtures/media/${name}`, import.meta.url));
 
 /** A picture with something in each corner, so a wrong turn shows in the pixels. */
-async function pattern(width: number, height: number): Promise<sharp.Sharp> {
+async function pattern(width: number, height: number): Promise<Sharp> {
   const corner = await sharp({
     create: {
       width: Math.floor(width / 4),

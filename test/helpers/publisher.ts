@@ -60,6 +60,11 @@ export async function startPublisherEnv(
       pollIntervalMs: 100,
       heartbeatMs: 500,
       settings: { ...TEST_SETTINGS, ...opts.settings, ...settings },
+      media: {
+        mode: server.env.MEDIA_PREFLIGHT,
+        allowPrivate: server.env.MEDIA_ALLOW_PRIVATE_HOSTS,
+        publicUrl: server.env.PUBLIC_URL,
+      },
       ...opts.worker,
     });
     workers.push(worker);

@@ -52,6 +52,8 @@ export async function startTestServer(
     LOG_LEVEL: 'debug',
     PORT: String(port),
     PUBLIC_URL: `http://127.0.0.1:${port}`,
+    // Most tests use made-up media URLs with no network to fetch them from; pre-flight tests turn it on.
+    MEDIA_PREFLIGHT: 'off',
     ...envOverrides,
   });
   const { logger, text } = captureLogger();
