@@ -93,6 +93,8 @@ export async function startService(
       NODE_ENV: 'production',
       LOG_LEVEL: 'info',
       ENCRYPTION_KEY: BENCH_KEY.toString('base64'),
+      // The suites' posts use made-up media URLs; pre-flight would try to fetch them.
+      MEDIA_PREFLIGHT: 'off',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'inherit'],

@@ -5,6 +5,7 @@
  * `npm start` runs it); Meta is the fake Graph API with a set latency.
  * Every figure is a median over repeated runs where repeating is affordable.
  */
+import { mediaSuite } from './media.ts';
 import { spawn } from 'node:child_process';
 import { execSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -624,6 +625,24 @@ function report(settings: Record<string, unknown>): string {
       '',
     );
   }
+  if (r.media) {
+    const m = r.media;
+    lines.push(
+      '## Media uploads',
+      '',
+      measured(m),
+      '',
+      `One \`npm start\` process (ROLE=api, PostgreSQL storage). A ${m.video.sizeMb} MB QuickTime video uploaded by one client (raw body), then ${m.photos.clients} clients uploading a ${m.photos.photoMb} MB JPEG (3000×2200) at once, each converted to a 1440 px JPEG; RSS sampled every 20 ms. Idle RSS after warm-up ${m.idleRssMb} MB. Target: peak during the video upload at most 64 MB above idle.`,
+      '',
+      '| upload | throughput | time | peak RSS | above idle |',
+      '|---|---|---|---|---|',
+      `| ${m.video.sizeMb} MB video | ${m.video.mbPerSecond} MB/s | ${m.video.seconds} s | ${m.video.peakRssMb} MB | **${m.video.aboveIdleMb} MB** |`,
+      `| ${m.photos.clients} × ${m.photos.photoMb} MB photos at once | ${m.photos.mbPerSecond} MB/s | ${m.photos.seconds} s | ${m.photos.peakRssMb} MB | ${m.photos.aboveIdleMb} MB |`,
+      '',
+      `12-megapixel HEIC (4032×3024) to a 1440 px JPEG: median **${m.heic12mpMs.median} ms** (runs: ${m.heic12mpMs.runs.join(', ')} ms).`,
+      '',
+    );
+  }
   return lines.join('\n');
 }
 
@@ -904,6 +923,12 @@ async function main() {
     memory: () => memorySuite(adminUrl, template, fake),
     fairness: () => fairnessSuite(adminUrl, template, fake),
     login: () => loginSuite(adminUrl, template),
+    media: async () => {
+      log('\n== Media uploads');
+      const url = await copyTemplate(adminUrl, template, 'bench_media');
+      results.media = await mediaSuite(url, QUICK);
+      log(JSON.stringify(results.media));
+    },
   };
   let commit = 'unknown';
   try {

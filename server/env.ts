@@ -86,7 +86,14 @@ const ZEnv = z
     /** Tests only: webhook receivers on loopback or private addresses, over http too. Refused in production. */
     WEBHOOK_ALLOW_PRIVATE_HOSTS: optional(bool.default(false)),
     /** Bytes of uploads each user may keep; default 2 GiB. */
-    MEDIA_QUOTA_BYTES: optional(z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(2 * 1024 ** 3)),
+    MEDIA_QUOTA_BYTES: optional(
+      z.coerce
+        .number()
+        .int()
+        .min(0)
+        .max(Number.MAX_SAFE_INTEGER)
+        .default(2 * 1024 ** 3),
+    ),
     /** How long an upload stays after the last post using it was published; default 7d. */
     MEDIA_RETENTION: optional(duration.default(7 * 86_400)),
     /** Pre-flight of media URLs that are not uploads: enforce (refuse), warn (accept, record an event) or off. */

@@ -173,8 +173,7 @@ export const ERRORS = {
     number: 6150,
     status: 415,
     trpc: 'UNSUPPORTED_MEDIA_TYPE',
-    message:
-      'Send a JPEG, PNG, HEIC, HEIF or WebP image or an MP4 or MOV video, with its Content-Type.',
+    message: 'Send a JPEG, PNG, HEIC, HEIF or WebP image or an MP4 or MOV video, with its Content-Type.',
   },
   MEDIA_UNREADABLE: {
     number: 6200,

@@ -24,7 +24,8 @@ class MediaHost {
         .writeHead(302, { location: n > 1 ? `/hop${n - 1}/${redirect[2]}` : `/${redirect[2]}` })
         .end();
     }
-    if (path === '/to-metadata') return void res.writeHead(302, { location: 'http://169.254.169.254/latest' }).end();
+    if (path === '/to-metadata')
+      return void res.writeHead(302, { location: 'http://169.254.169.254/latest' }).end();
     const file = this.files.get(path);
     if (!file) return void res.writeHead(404).end('not found');
     const range = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? '');
@@ -78,7 +79,9 @@ describe('pre-flight of media URLs (MEDIA_PREFLIGHT=enforce)', () => {
 
   it('accepts a JPEG of a feed shape, also behind redirects', async () => {
     expect((await api('POST', '/posts', { token, body: post(`${host.url}/good.jpg`) })).status).toBe(201);
-    expect((await api('POST', '/posts', { token, body: post(`${host.url}/hop3/square.jpg`) })).status).toBe(201);
+    expect((await api('POST', '/posts', { token, body: post(`${host.url}/hop3/square.jpg`) })).status).toBe(
+      201,
+    );
     expect(host.hits).toContain('HEAD /good.jpg');
     expect(host.hits).toContain('GET /good.jpg');
   });
@@ -86,7 +89,11 @@ describe('pre-flight of media URLs (MEDIA_PREFLIGHT=enforce)', () => {
   it('refuses a 404, a PNG and a 3:1 photo with an issue naming the field, the problem and the fix', async () => {
     const missing = await api('POST', '/posts', { token, body: post(`${host.url}/gone.jpg`) });
     expect(missing.status).toBe(400);
-    expect(missing.body).toMatchObject({ code: 'MEDIA_UNREACHABLE', number: 6210, issues: [{ path: 'url' }] });
+    expect(missing.body).toMatchObject({
+      code: 'MEDIA_UNREACHABLE',
+      number: 6210,
+      issues: [{ path: 'url' }],
+    });
     expect(missing.body.issues[0].message).toContain(`${host.url}/gone.jpg: answered 404`);
     expect(missing.body.issues[0].message).toContain('upload it to /media');
 
@@ -104,7 +111,10 @@ describe('pre-flight of media URLs (MEDIA_PREFLIGHT=enforce)', () => {
     expect(tiny.body.issues[0].message).toMatch(/200 px wide.*at least 320/);
 
     // A story has no feed shape to keep.
-    const story = await api('POST', '/posts', { token, body: post(`${host.url}/banner.jpg`, { placement: 'story', caption: undefined, user_tags: undefined }) });
+    const story = await api('POST', '/posts', {
+      token,
+      body: post(`${host.url}/banner.jpg`, { placement: 'story', caption: undefined, user_tags: undefined }),
+    });
     expect(story.status).toBe(201);
   });
 
@@ -128,9 +138,15 @@ describe('pre-flight of media URLs (MEDIA_PREFLIGHT=enforce)', () => {
       'children.2.url',
     ]);
     const created = await api('POST', '/posts', { token, body: post(`${host.url}/good.jpg`) });
-    const patched = await api('PATCH', `/posts/${created.body.id}`, { token, body: { url: `${host.url}/photo.png` } });
+    const patched = await api('PATCH', `/posts/${created.body.id}`, {
+      token,
+      body: { url: `${host.url}/photo.png` },
+    });
     expect(patched.body.code).toBe('MEDIA_REJECTED');
-    const caption = await api('PATCH', `/posts/${created.body.id}`, { token, body: { caption: 'only this' } });
+    const caption = await api('PATCH', `/posts/${created.body.id}`, {
+      token,
+      body: { caption: 'only this' },
+    });
     expect(caption.status).toBe(200);
   });
 
@@ -200,8 +216,13 @@ describe('posts using uploads', () => {
   afterAll(() => env.close());
 
   const uploadPng = async (token = env.token) =>
-    (await env.api('POST', '/media', { token, rawBody: await png(1000, 1000), headers: { 'content-type': 'image/png' } }))
-      .body as { id: string; url: string };
+    (
+      await env.api('POST', '/media', {
+        token,
+        rawBody: await png(1000, 1000),
+        headers: { 'content-type': 'image/png' },
+      })
+    ).body as { id: string; url: string };
 
   it('publishes a PNG uploaded by the app, which Meta downloads as a JPEG from our URL', async () => {
     const media = await uploadPng();
@@ -267,7 +288,12 @@ describe('posts using uploads', () => {
 
   it('names the URL when Meta says it could not fetch the media (9004/2207052)', async () => {
     const media = await uploadPng();
-    env.fake.failNext('create', { status: 400, code: 9004, subcode: 2207052, message: 'Media download has failed' });
+    env.fake.failNext('create', {
+      status: 400,
+      code: 9004,
+      subcode: 2207052,
+      message: 'Media download has failed',
+    });
     const created = await env.api('POST', '/posts', { token: env.token, body: post(media.url) });
     const failed = await waitFor('the post failed', async () => {
       const res = await env.api('GET', `/posts/${created.body.id}`, { token: env.token });
@@ -303,7 +329,10 @@ describe('retention', () => {
     const unused = await upload();
     const waiting = await upload();
     const published = await upload();
-    await env.api('POST', '/posts', { token: env.token, body: post(waiting.url, { date_pub: later(40 * DAY) }) });
+    await env.api('POST', '/posts', {
+      token: env.token,
+      body: post(waiting.url, { date_pub: later(40 * DAY) }),
+    });
     const done = await env.api('POST', '/posts', { token: env.token, body: post(published.url) });
     await waitFor('the post published', async () => {
       const res = await env.api('GET', `/posts/${done.body.id}`, { token: env.token });
@@ -311,10 +340,16 @@ describe('retention', () => {
     });
     const retentionMs = 3 * DAY;
     // Six days on: nothing is due yet (unused ones live 7 days).
-    expect(await pruneMedia(env.server.database.db, { retentionMs, now: new Date(Date.now() + 2 * DAY) })).toBe(0);
+    expect(
+      await pruneMedia(env.server.database.db, { retentionMs, now: new Date(Date.now() + 2 * DAY) }),
+    ).toBe(0);
     // Four days after publishing, the published one goes; the unused one lives until day 7.
     await pruneMedia(env.server.database.db, { retentionMs, now: new Date(Date.now() + 4 * DAY) });
-    expect([await exists(unused.id), await exists(waiting.id), await exists(published.id)]).toEqual([true, true, false]);
+    expect([await exists(unused.id), await exists(waiting.id), await exists(published.id)]).toEqual([
+      true,
+      true,
+      false,
+    ]);
     await pruneMedia(env.server.database.db, { retentionMs, now: new Date(Date.now() + 30 * DAY) });
     expect([await exists(unused.id), await exists(waiting.id)]).toEqual([false, true]);
     expect((await fetch(unused.url)).status).toBe(404);
@@ -329,7 +364,10 @@ describe('retention', () => {
       now: new Date(Date.now() + 8 * DAY),
       afterLock: async () => {
         // The candidates are locked: a post naming one now has to wait for the job's decision.
-        created = env.api('POST', '/posts', { token: env.token, body: post(racing.url, { date_pub: later(DAY) }) });
+        created = env.api('POST', '/posts', {
+          token: env.token,
+          body: post(racing.url, { date_pub: later(DAY) }),
+        });
         await new Promise((r) => setTimeout(r, 300));
       },
     });
@@ -340,7 +378,10 @@ describe('retention', () => {
 
     // The other order: the post commits first, and the job keeps the file.
     const kept = await upload();
-    const first = await env.api('POST', '/posts', { token: env.token, body: post(kept.url, { date_pub: later(DAY) }) });
+    const first = await env.api('POST', '/posts', {
+      token: env.token,
+      body: post(kept.url, { date_pub: later(DAY) }),
+    });
     expect(first.status).toBe(201);
     await pruneMedia(env.server.database.db, { retentionMs: DAY, now: new Date(Date.now() + 8 * DAY) });
     expect(await exists(kept.id)).toBe(true);

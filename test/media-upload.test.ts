@@ -247,7 +247,13 @@ describe('serving an upload', () => {
 
   it('serves a file larger than one stored chunk, whole and across chunk borders', async () => {
     const big = await sharp({
-      create: { width: 1440, height: 1440, channels: 3, background: '#808080', noise: { type: 'gaussian', mean: 128, sigma: 60 } },
+      create: {
+        width: 1440,
+        height: 1440,
+        channels: 3,
+        background: '#808080',
+        noise: { type: 'gaussian', mean: 128, sigma: 60 },
+      },
     })
       .jpeg({ quality: 95 })
       .toBuffer();
@@ -307,7 +313,13 @@ describe('listing, reading and deleting uploads', () => {
     const video = fixture('reel.mp4');
     // Quota 3,000,000 bytes in this file: fill it with noisy photos, then one more does not fit.
     const noisy = await sharp({
-      create: { width: 1440, height: 1440, channels: 3, background: '#808080', noise: { type: 'gaussian', mean: 128, sigma: 80 } },
+      create: {
+        width: 1440,
+        height: 1440,
+        channels: 3,
+        background: '#808080',
+        noise: { type: 'gaussian', mean: 128, sigma: 80 },
+      },
     })
       .jpeg({ quality: 100 })
       .toBuffer();

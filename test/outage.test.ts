@@ -80,6 +80,8 @@ describe('a database outage in the middle of a burst', () => {
         WORKER_CONCURRENCY: '5',
         WORKER_POLL_INTERVAL_MS: '200',
         LOG_LEVEL: 'warn',
+        // Made-up media URLs, no network to fetch them from.
+        MEDIA_PREFLIGHT: 'off',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -19,7 +19,7 @@ beforeAll(async () => {
 });
 afterAll(() => database.drop());
 
-const env = parseEnv({ NODE_ENV: 'test' });
+const env = parseEnv({ NODE_ENV: 'test', MEDIA_PREFLIGHT: 'off' });
 const callerFor = (token?: string) =>
   createCaller(
     createContextInner({

@@ -297,7 +297,9 @@ describe('failures', () => {
     const failed = await until(post.id, 'failed');
     expect(failed.error).toMatchObject({
       code: 'GRAPH_MEDIA_REJECTED',
-      message: 'Meta could not fetch the media URL: it must be public and reachable.',
+      // The URL Meta could not fetch is named.
+      message:
+        'Meta could not fetch the media URL: it must be public and reachable. (https://cdn.example.com/404.jpg)',
       graph_code: 9004,
       graph_subcode: 2207052,
     });

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../server/db/embedded.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/db.ts';
 import { jsonClient } from './helpers/http.ts';
+import { fixture } from './helpers/media.ts';
 import { userWithToken } from './helpers/users.ts';
 import { waitFor } from './helpers/wait.ts';
 
@@ -82,11 +83,21 @@ describe('GRAPH_API_URL=sandbox', () => {
     expect(byToken.status).toBe(200);
     expect(byToken.body.id).toBe(instagramId);
 
-    const post = await api('POST', '/posts', {
-      body: { instagram_id: instagramId, content_type: 'Photo', url: 'https://cdn.example.com/sandbox.jpg' },
+    // The app's flow on a laptop: the photo from the phone (HEIC) uploaded, then scheduled by its URL,
+    // which is on this server's own address (no PUBLIC_URL set), where the simulated Meta downloads it.
+    const upload = await api('POST', '/media', {
+      rawBody: fixture('photo.heic'),
+      headers: { 'content-type': 'image/heic' },
       token: user.token,
     });
-    expect(post.status).toBe(201);
+    expect(upload.status, JSON.stringify(upload.body)).toBe(201);
+    expect(upload.body.url.startsWith(`${base}/m/`)).toBe(true);
+    const post = await api('POST', '/posts', {
+      // A phone photo is 3:4, taller than a feed photo may be (4:5): it goes out as a story.
+      body: { instagram_id: instagramId, content_type: 'Photo', placement: 'story', url: upload.body.url },
+      token: user.token,
+    });
+    expect(post.status, JSON.stringify(post.body)).toBe(201);
     const done = await waitFor(
       'the sandbox post to be published',
       async () => {

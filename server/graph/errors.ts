@@ -121,7 +121,8 @@ const SUBCODE_HINTS: Record<number, string> = {
   2207026: 'The video format is not supported: use MP4 or MOV, H.264 or HEVC, 3 s to 15 min.',
   2207028: 'A carousel needs 2 to 10 items.',
   2207052: 'Meta could not fetch the media URL: it must be public and reachable.',
-  2207003: 'Meta timed out downloading the media: its host must answer quickly (or upload the file to /media).',
+  2207003:
+    'Meta timed out downloading the media: its host must answer quickly (or upload the file to /media).',
   2207004: 'The image is too large (at most 8 MB).',
   2207005: 'The image format is not supported: use JPEG.',
   2207009: 'The image aspect ratio must be between 4:5 and 1.91:1.',

@@ -8,7 +8,15 @@ import { sql } from 'drizzle-orm';
 import type { Tx } from '../db/client.ts';
 import { AppError, type FieldIssue } from '../errors.ts';
 import { publicUrlProblem } from '../net/public-address.ts';
-import { mediaProblem, probeUrl, unreachableMessage, type MediaRole, type PreflightMode, type PreflightOptions, type Probe } from './preflight.ts';
+import {
+  mediaProblem,
+  probeUrl,
+  unreachableMessage,
+  type MediaRole,
+  type PreflightMode,
+  type PreflightOptions,
+  type Probe,
+} from './preflight.ts';
 import { isLoopbackTestUrl, uploadOf } from './urls.ts';
 
 export interface MediaCheck {
@@ -44,7 +52,11 @@ function slotsOf(post: MediaShape): Slot[] {
       role: { expects: post.content_type === 'Photo' ? 'image' : 'video', feedPhoto: !story, story },
     });
   if (post.cover_url)
-    slots.push({ path: 'cover_url', url: post.cover_url, role: { expects: 'image', feedPhoto: false, story: false } });
+    slots.push({
+      path: 'cover_url',
+      url: post.cover_url,
+      role: { expects: 'image', feedPhoto: false, story: false },
+    });
   post.children?.forEach((child, i) =>
     slots.push({
       path: `children.${i}.url`,
@@ -134,7 +146,8 @@ export async function checkPostMedia(
     }
     const probe = check.probes.get(slot.url);
     if (!probe) continue;
-    if (!probe.reachable) preflight(unreachable, { path: slot.path, message: unreachableMessage(slot.url, probe.problem) });
+    if (!probe.reachable)
+      preflight(unreachable, { path: slot.path, message: unreachableMessage(slot.url, probe.problem) });
     else {
       const problem = mediaProblem(slot.role, probe);
       if (problem) preflight(rejected, { path: slot.path, message: `${slot.url}: ${problem}` });
@@ -148,7 +161,12 @@ export async function checkPostMedia(
 }
 
 /** Records which uploads the post uses (all of them, replacing what it used before). */
-export async function linkPostMedia(tx: Tx, postId: number, uploadIds: string[], replace: boolean): Promise<void> {
+export async function linkPostMedia(
+  tx: Tx,
+  postId: number,
+  uploadIds: string[],
+  replace: boolean,
+): Promise<void> {
   if (replace) await tx.execute(sql`delete from post_media where post_id = ${postId}`);
   if (uploadIds.length === 0) return;
   await tx.execute(sql`

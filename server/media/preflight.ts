@@ -39,7 +39,8 @@ async function follow(
   let url = start;
   for (let hop = 0; ; hop++) {
     const remaining = deadline - Date.now();
-    if (remaining <= 0) return { response: { ok: false, error: 'no answer within 5 s', refused: false }, url };
+    if (remaining <= 0)
+      return { response: { ok: false, error: 'no answer within 5 s', refused: false }, url };
     const response = await safeRequest(url, {
       method,
       headers: {
@@ -53,7 +54,8 @@ async function follow(
       resolver: opts.resolver,
     });
     const location = response.ok ? response.headers.location : undefined;
-    if (!response.ok || response.status < 300 || response.status >= 400 || !location) return { response, url };
+    if (!response.ok || response.status < 300 || response.status >= 400 || !location)
+      return { response, url };
     if (hop === MAX_REDIRECTS)
       return { response: { ok: false, error: `more than ${MAX_REDIRECTS} redirects`, refused: false }, url };
     try {
@@ -76,14 +78,22 @@ export async function probeUrl(value: string, opts: PreflightOptions): Promise<P
   // Some hosts refuse HEAD; Meta uses GET, so a GET decides.
   const headRefused = response.ok && [403, 405, 501].includes(response.status);
   if (!response.ok) return { reachable: false, problem: response.error };
-  let contentType = String(response.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-  let size: number | null = response.headers['content-length'] ? Number(response.headers['content-length']) : null;
+  let contentType = String(response.headers['content-type'] ?? '')
+    .split(';')[0]!
+    .trim()
+    .toLowerCase();
+  let size: number | null = response.headers['content-length']
+    ? Number(response.headers['content-length'])
+    : null;
   let width: number | null = null;
   let height: number | null = null;
   if (headRefused || (response.status < 300 && contentType.startsWith('image/'))) {
     ({ response, url: final } = await follow(headRefused ? url : final, 'GET', opts, deadline));
     if (!response.ok) return { reachable: false, problem: response.error };
-    contentType = String(response.headers['content-type'] ?? contentType).split(';')[0]!.trim().toLowerCase();
+    contentType = String(response.headers['content-type'] ?? contentType)
+      .split(';')[0]!
+      .trim()
+      .toLowerCase();
     if (response.status === 206) size = totalFromRange(response.headers['content-range']) ?? size;
     else if (response.status === 200 && response.headers['content-length'])
       size = Number(response.headers['content-length']);
@@ -124,7 +134,12 @@ const mb = (bytes: number) => `${(bytes / 1_000_000).toFixed(1)} MB`;
 export function mediaProblem(role: MediaRole, facts: MediaFacts): string | null {
   const { contentType, size, width, height } = facts;
   if (role.expects === 'image') {
-    if (contentType === 'image/png' || contentType === 'image/heic' || contentType === 'image/heif' || contentType === 'image/webp')
+    if (
+      contentType === 'image/png' ||
+      contentType === 'image/heic' ||
+      contentType === 'image/heif' ||
+      contentType === 'image/webp'
+    )
       return `it is ${contentType}: Instagram accepts JPEG only: upload the file to /media to convert it`;
     if (contentType !== 'image/jpeg' && contentType !== 'image/jpg')
       return `it is ${contentType || 'of no stated type'}, not a JPEG image: Instagram accepts JPEG only`;

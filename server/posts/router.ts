@@ -30,7 +30,8 @@ const MEDIA_ERRORS = ['MEDIA_UNREACHABLE', 'MEDIA_REJECTED'] as const;
  */
 async function deps(ctx: AuthedContext, input: Parameters<typeof externalUrls>[0]): Promise<PostDeps> {
   const { env } = ctx;
-  const urls = env.MEDIA_PREFLIGHT === 'off' ? [] : externalUrls(input, env.PUBLIC_URL, env.MEDIA_ALLOW_PRIVATE_HOSTS);
+  const urls =
+    env.MEDIA_PREFLIGHT === 'off' ? [] : externalUrls(input, env.PUBLIC_URL, env.MEDIA_ALLOW_PRIVATE_HOSTS);
   return {
     cipher: ctx.cipher,
     publishLimit: env.PUBLISH_LIMIT_PER_24H,
@@ -114,7 +115,13 @@ export const postsRouter = router({
         tags: TAGS,
         protect: true,
       },
-      errors: ['POST_NOT_FOUND', 'POST_NOT_EDITABLE', 'PUBLISH_LIMIT_REACHED', 'TOO_MANY_SCHEDULED_POSTS', ...MEDIA_ERRORS],
+      errors: [
+        'POST_NOT_FOUND',
+        'POST_NOT_EDITABLE',
+        'PUBLISH_LIMIT_REACHED',
+        'TOO_MANY_SCHEDULED_POSTS',
+        ...MEDIA_ERRORS,
+      ],
     })
     .input(ZUpdatePostInput)
     .output(ZPost)
@@ -134,7 +141,13 @@ export const postsRouter = router({
         tags: TAGS,
         protect: true,
       },
-      errors: ['POST_NOT_FOUND', 'POST_NOT_EDITABLE', 'PUBLISH_LIMIT_REACHED', 'TOO_MANY_SCHEDULED_POSTS', ...MEDIA_ERRORS],
+      errors: [
+        'POST_NOT_FOUND',
+        'POST_NOT_EDITABLE',
+        'PUBLISH_LIMIT_REACHED',
+        'TOO_MANY_SCHEDULED_POSTS',
+        ...MEDIA_ERRORS,
+      ],
     })
     .input(ZReplacePostInput)
     .output(ZPost)

@@ -26,7 +26,8 @@ const ZUrl = z
   .superRefine((value, ctx) => {
     const problem = mediaUrlProblem(value);
     // An upload's URL may be http or localhost in development: the service tells ours from others'.
-    if (problem && !looksLikeUpload(value) && !isLoopbackTestUrl(value)) ctx.addIssue({ code: 'custom', message: problem });
+    if (problem && !looksLikeUpload(value) && !isLoopbackTestUrl(value))
+      ctx.addIssue({ code: 'custom', message: problem });
   })
   .transform(normalizeMediaUrl)
   .meta({
@@ -89,10 +90,14 @@ const ZCoverUrl = z
   .max(2048, 'cover_url is at most 2048 characters')
   .superRefine((value, ctx) => {
     const problem = publicUrlProblem(value, 'cover_url');
-    if (problem && !looksLikeUpload(value) && !isLoopbackTestUrl(value)) ctx.addIssue({ code: 'custom', message: problem });
+    if (problem && !looksLikeUpload(value) && !isLoopbackTestUrl(value))
+      ctx.addIssue({ code: 'custom', message: problem });
   })
   .transform(normalizeMediaUrl)
-  .meta({ description: 'Reels: public https URL of a JPEG cover (9:16 advised), or an upload’s `url`; overrides thumb_offset.' });
+  .meta({
+    description:
+      'Reels: public https URL of a JPEG cover (9:16 advised), or an upload’s `url`; overrides thumb_offset.',
+  });
 
 const ZAudioName = z
   .string()

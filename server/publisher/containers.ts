@@ -31,7 +31,11 @@ async function assertReachable(run: PublishRun, urls: (string | null)[]): Promis
 }
 
 /** Makes a container; Meta's "could not fetch" errors say which URL. */
-async function creating(run: PublishRun, urls: (string | null)[], make: () => Promise<string>): Promise<string> {
+async function creating(
+  run: PublishRun,
+  urls: (string | null)[],
+  make: () => Promise<string>,
+): Promise<string> {
   await assertReachable(run, urls);
   try {
     return await make();
@@ -126,21 +130,23 @@ export async function createContainer(run: PublishRun): Promise<string> {
     .orderBy(asc(postUserTags.position));
   // Each kind's own Graph parameters are chosen in containerForm (graph-client.ts).
   const contentType = post.contentType;
-  return creating(run, [post.url, post.coverUrl], () => run.graph.createContainer(post.igUserId, run.token, {
-    contentType,
-    placement: post.placement,
-    url: post.url!,
-    caption: post.caption,
-    locationId: post.locationId,
-    thumbOffset: post.thumbOffset,
-    userTags,
-    altText: post.altText,
-    collaborators: post.collaborators,
-    coverUrl: post.coverUrl,
-    shareToFeed: post.shareToFeed,
-    audioName: post.audioName,
-    trialReel: post.trialReel,
-  }));
+  return creating(run, [post.url, post.coverUrl], () =>
+    run.graph.createContainer(post.igUserId, run.token, {
+      contentType,
+      placement: post.placement,
+      url: post.url!,
+      caption: post.caption,
+      locationId: post.locationId,
+      thumbOffset: post.thumbOffset,
+      userTags,
+      altText: post.altText,
+      collaborators: post.collaborators,
+      coverUrl: post.coverUrl,
+      shareToFeed: post.shareToFeed,
+      audioName: post.audioName,
+      trialReel: post.trialReel,
+    }),
+  );
 }
 
 /** Meta processes videos after the container is made; publishing waits for FINISHED (a carousel's items were waited for). */

@@ -34,7 +34,12 @@ import { describeError, scrubSecrets, type Logger } from '../logger.ts';
 import { reconcile } from './reconcile.ts';
 import { PRUNE_MEDIA_CRONTAB, PRUNE_MEDIA_TASK, ZPruneMediaPayload } from '../jobs/prune-media.ts';
 import { pruneMedia } from '../media/retention.ts';
-import { DEFAULT_PUBLISHER_SETTINGS, publishPost, type MediaWorkerOptions, type PublisherSettings } from './run.ts';
+import {
+  DEFAULT_PUBLISHER_SETTINGS,
+  publishPost,
+  type MediaWorkerOptions,
+  type PublisherSettings,
+} from './run.ts';
 
 export interface WorkerOptions {
   url: string;
@@ -155,7 +160,9 @@ export async function startPublishWorker(opts: WorkerOptions): Promise<PublishWo
     noHandleSignals: true,
     logger: workerLogger(logger),
     events,
-    crontab: [RECONCILE_CRONTAB, PRUNE_EXPIRED_CRONTAB, REFRESH_TOKENS_CRONTAB, PRUNE_MEDIA_CRONTAB].join('\n'),
+    crontab: [RECONCILE_CRONTAB, PRUNE_EXPIRED_CRONTAB, REFRESH_TOKENS_CRONTAB, PRUNE_MEDIA_CRONTAB].join(
+      '\n',
+    ),
     taskList: {
       [PUBLISH_POST_TASK]: async (payload, helpers) => {
         const { postId } = ZPublishPostPayload.parse(payload);

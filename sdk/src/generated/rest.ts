@@ -1533,7 +1533,7 @@ export interface operations {
            */
           content_type: 'Photo' | 'Video' | 'Carousel';
           /**
-           * @description Public https URL of the JPEG image or the MP4/MOV video; stored as the WHATWG URL parser normalises it.
+           * @description Public https URL of the JPEG image or the MP4/MOV video, or the `url` of an upload (`POST /media`); stored as the WHATWG URL parser normalises it.
            * @example https://cdn.example.com/a.jpg
            */
           url?: string;
@@ -1543,7 +1543,7 @@ export interface operations {
                 /** @enum {string} */
                 content_type: 'Photo' | 'Video';
                 /**
-                 * @description Public https URL of the JPEG image or the MP4/MOV video; stored as the WHATWG URL parser normalises it.
+                 * @description Public https URL of the JPEG image or the MP4/MOV video, or the `url` of an upload (`POST /media`); stored as the WHATWG URL parser normalises it.
                  * @example https://cdn.example.com/a.jpg
                  */
                 url: string;
@@ -1591,7 +1591,7 @@ export interface operations {
           alt_text?: string | null;
           /** @description Up to 3 Instagram usernames invited as collaborators; feed posts only. */
           collaborators?: string[] | null;
-          /** @description Reels: public https URL of a JPEG cover (9:16 advised); overrides thumb_offset. */
+          /** @description Reels: public https URL of a JPEG cover (9:16 advised), or an upload’s `url`; overrides thumb_offset. */
           cover_url?: string | null;
           /** @description Reels: also show in the grid; default true. */
           share_to_feed?: boolean | null;
@@ -1617,7 +1617,7 @@ export interface operations {
           'application/json': components['schemas']['Post'];
         };
       };
-      /** @description `VALIDATION_FAILED`: The request is not valid. `MALFORMED_JSON`: The request body is not valid JSON. */
+      /** @description `MEDIA_UNREACHABLE`: A media URL of the post cannot be fetched the way Meta will fetch it. `MEDIA_REJECTED`: A media file of the post is not one Instagram accepts. `VALIDATION_FAILED`: The request is not valid. `MALFORMED_JSON`: The request body is not valid JSON. */
       400: {
         headers: {
           [name: string]: unknown;
@@ -1810,7 +1810,7 @@ export interface operations {
            */
           content_type: 'Photo' | 'Video' | 'Carousel';
           /**
-           * @description Public https URL of the JPEG image or the MP4/MOV video; stored as the WHATWG URL parser normalises it.
+           * @description Public https URL of the JPEG image or the MP4/MOV video, or the `url` of an upload (`POST /media`); stored as the WHATWG URL parser normalises it.
            * @example https://cdn.example.com/a.jpg
            */
           url?: string;
@@ -1820,7 +1820,7 @@ export interface operations {
                 /** @enum {string} */
                 content_type: 'Photo' | 'Video';
                 /**
-                 * @description Public https URL of the JPEG image or the MP4/MOV video; stored as the WHATWG URL parser normalises it.
+                 * @description Public https URL of the JPEG image or the MP4/MOV video, or the `url` of an upload (`POST /media`); stored as the WHATWG URL parser normalises it.
                  * @example https://cdn.example.com/a.jpg
                  */
                 url: string;
@@ -1868,7 +1868,7 @@ export interface operations {
           alt_text?: string | null;
           /** @description Up to 3 Instagram usernames invited as collaborators; feed posts only. */
           collaborators?: string[] | null;
-          /** @description Reels: public https URL of a JPEG cover (9:16 advised); overrides thumb_offset. */
+          /** @description Reels: public https URL of a JPEG cover (9:16 advised), or an upload’s `url`; overrides thumb_offset. */
           cover_url?: string | null;
           /** @description Reels: also show in the grid; default true. */
           share_to_feed?: boolean | null;
@@ -1894,7 +1894,7 @@ export interface operations {
           'application/json': components['schemas']['Post'];
         };
       };
-      /** @description `VALIDATION_FAILED`: The request is not valid. `MALFORMED_JSON`: The request body is not valid JSON. */
+      /** @description `MEDIA_UNREACHABLE`: A media URL of the post cannot be fetched the way Meta will fetch it. `MEDIA_REJECTED`: A media file of the post is not one Instagram accepts. `VALIDATION_FAILED`: The request is not valid. `MALFORMED_JSON`: The request body is not valid JSON. */
       400: {
         headers: {
           [name: string]: unknown;
@@ -2105,7 +2105,7 @@ export interface operations {
            */
           content_type?: 'Photo' | 'Video' | 'Carousel';
           /**
-           * @description Public https URL of the JPEG image or the MP4/MOV video; stored as the WHATWG URL parser normalises it.
+           * @description Public https URL of the JPEG image or the MP4/MOV video, or the `url` of an upload (`POST /media`); stored as the WHATWG URL parser normalises it.
            * @example https://cdn.example.com/a.jpg
            */
           url?: string;
@@ -2140,7 +2140,7 @@ export interface operations {
           alt_text?: string | null;
           /** @description Up to 3 Instagram usernames invited as collaborators; feed posts only. */
           collaborators?: string[] | null;
-          /** @description Reels: public https URL of a JPEG cover (9:16 advised); overrides thumb_offset. */
+          /** @description Reels: public https URL of a JPEG cover (9:16 advised), or an upload’s `url`; overrides thumb_offset. */
           cover_url?: string | null;
           /** @description Reels: also show in the grid; default true. */
           share_to_feed?: boolean | null;
@@ -2159,7 +2159,7 @@ export interface operations {
                 /** @enum {string} */
                 content_type: 'Photo' | 'Video';
                 /**
-                 * @description Public https URL of the JPEG image or the MP4/MOV video; stored as the WHATWG URL parser normalises it.
+                 * @description Public https URL of the JPEG image or the MP4/MOV video, or the `url` of an upload (`POST /media`); stored as the WHATWG URL parser normalises it.
                  * @example https://cdn.example.com/a.jpg
                  */
                 url: string;
@@ -2189,7 +2189,7 @@ export interface operations {
           'application/json': components['schemas']['Post'];
         };
       };
-      /** @description `VALIDATION_FAILED`: The request is not valid. `MALFORMED_JSON`: The request body is not valid JSON. */
+      /** @description `MEDIA_UNREACHABLE`: A media URL of the post cannot be fetched the way Meta will fetch it. `MEDIA_REJECTED`: A media file of the post is not one Instagram accepts. `VALIDATION_FAILED`: The request is not valid. `MALFORMED_JSON`: The request body is not valid JSON. */
       400: {
         headers: {
           [name: string]: unknown;
