@@ -170,7 +170,7 @@ describe('the SSRF defence with MEDIA_ALLOW_PRIVATE_HOSTS off', () => {
     const names: Record<string, string> = { 'cdn.example.com': '127.0.0.1', 'files.example.net': '10.0.0.7' };
     const server = await startTestServer(
       { MEDIA_PREFLIGHT: 'enforce' },
-      { resolver: async (name) => [{ address: names[name] ?? '93.184.216.34', family: 4 }] },
+      { resolver: (name) => Promise.resolve([{ address: names[name] ?? '93.184.216.34', family: 4 }]) },
     );
     try {
       const api = jsonClient(`${server.baseUrl}/api/v1`);

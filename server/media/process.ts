@@ -195,7 +195,7 @@ export class VideoProbe {
     const consoleError = console.error;
     console.error = () => {};
     try {
-      file.appendBuffer(buffer as never, true);
+      file.appendBuffer(buffer, true);
       file.flush();
     } catch {
       throw new UnreadableMedia('The video could not be read as MP4 or MOV.');

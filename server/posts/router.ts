@@ -11,6 +11,7 @@ import {
   ZUpdatePostInput,
 } from './schemas.ts';
 import { externalUrls, probeAll } from '../media/post-media.ts';
+import type { Probe } from '../media/preflight.ts';
 import {
   createPost,
   deletePost,
@@ -43,7 +44,7 @@ async function deps(ctx: AuthedContext, input: Parameters<typeof externalUrls>[0
       allowPrivate: env.MEDIA_ALLOW_PRIVATE_HOSTS,
       probes:
         urls.length === 0
-          ? new Map()
+          ? new Map<string, Probe>()
           : await probeAll(urls, { allowPrivate: env.MEDIA_ALLOW_PRIVATE_HOSTS, resolver: ctx.resolver }),
     },
   };
