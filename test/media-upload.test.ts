@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import http from 'node:http';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
+import { UploadError, uploadMedia } from '@autopost/instagram-autopost-sdk';
 import { fixture, phoneJpeg, plainJpeg, png } from './helpers/media.ts';
 import { useTestServer } from './helpers/setup.ts';
 import { userWithToken } from './helpers/users.ts';
@@ -337,5 +338,16 @@ describe('listing, reading and deleting uploads', () => {
     // Deleting makes room again.
     await t.api('DELETE', `/media/${list.body.items[0].id}`, { token: user.token });
     expect((await upload(video, 'video/mp4', user.token)).status).toBe(201);
+  });
+});
+
+describe('the SDK', () => {
+  it('uploads a file and reports a refusal with the server’s code', async () => {
+    const opts = { url: t.server.baseUrl, token: t.token };
+    const media = await uploadMedia(opts, fixture('photo.heic'), 'image/heic');
+    expect(media).toMatchObject({ content_type: 'image/jpeg', width: 1080 });
+    const refused = await uploadMedia(opts, Buffer.from('GIF89a'), 'image/gif').catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(UploadError);
+    expect((refused as UploadError).body).toMatchObject({ code: 'MEDIA_TYPE_UNSUPPORTED', number: 6150 });
   });
 });

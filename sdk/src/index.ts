@@ -61,3 +61,42 @@ export function errorNumber(error: unknown): number | undefined {
   }
   return undefined;
 }
+
+export type Media = RouterOutputs['media']['get'];
+
+/** A refused upload: the server's error body (`code`, `number`, `message`, `issues`). */
+export class UploadError extends Error {
+  override name = 'UploadError';
+  constructor(
+    readonly status: number,
+    readonly body: { code: string; number: number; message: string; issues?: { path: string; message: string }[] },
+  ) {
+    super(body.message);
+  }
+}
+
+/**
+ * Uploads a photo or video (`POST /api/v1/media`; a file body is not a tRPC
+ * call). `body` may be a stream, a Blob or bytes; `contentType` says what it
+ * is (`image/heic`, `video/mp4`, ...). Resolves with the upload, whose `url`
+ * goes into a post.
+ */
+export async function uploadMedia(
+  opts: ClientOptions,
+  body: Blob | Uint8Array | ReadableStream<Uint8Array>,
+  contentType: string,
+): Promise<Media> {
+  const res = await (opts.fetch ?? fetch)(`${opts.url.replace(/\/+$/, '')}/api/v1/media`, {
+    method: 'POST',
+    headers: {
+      'content-type': contentType,
+      ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}),
+    },
+    body,
+    // Node's fetch needs this to send a stream.
+    ...(body instanceof ReadableStream ? { duplex: 'half' } : {}),
+  } as RequestInit);
+  const json = (await res.json()) as unknown;
+  if (res.status !== 201) throw new UploadError(res.status, json as UploadError['body']);
+  return json as Media;
+}

@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { drizzle, type PostgresJsDatabase } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import * as schema from './schema.ts';
@@ -39,6 +40,22 @@ function preparing(client: postgres.Sql): postgres.Sql {
   });
 }
 
+/**
+ * postgres.js leaves Nagle's algorithm on: a message written after a large
+ * one (COPY's end after a 256 KiB chunk) then waits for the server's delayed
+ * ACK, 40 ms each time, which capped uploads at 5 MB/s (bench/REPORT.md).
+ * node-postgres turns it off; so do we, by making the socket ourselves.
+ */
+function noDelaySocket(options: { host: string[]; port: number[]; path?: string }): net.Socket {
+  // Returned while still connecting: postgres.js attaches its own error and close handlers, and the
+  // startup message it writes waits in the socket until the connection is up (or fails as usual).
+  const socket = options.path
+    ? net.connect(options.path)
+    : net.connect({ host: options.host[0]!, port: options.port[0]! });
+  socket.setNoDelay(true);
+  return socket;
+}
+
 export function connect(
   url: string,
   opts: {
@@ -49,6 +66,8 @@ export function connect(
 ): Database {
   const sql = postgres(url, {
     max: opts.max ?? 10,
+    // `socket` is a supported option postgres.js's types do not declare.
+    ...({ socket: noDelaySocket } as object),
     // Notices such as "relation already exists, skipping" are noise in our logs.
     onnotice: () => {},
     connection: {

@@ -178,7 +178,7 @@ export function createApp(deps: AppDeps): express.Express {
     });
   }
 
-  const mediaStore = deps.mediaStore ?? postgresMediaStore(database.db);
+  const mediaStore = deps.mediaStore ?? postgresMediaStore(database);
   app.get('/robots.txt', (_req, res) => {
     res.type('text/plain').send(ROBOTS_TXT);
   });
