@@ -133,6 +133,8 @@ function startWorkerProcess(server: TestServer, fake: FakeGraph, key: string): C
       WORKER_CONCURRENCY: '5',
       WORKER_POLL_INTERVAL_MS: '200',
       LOG_LEVEL: 'warn',
+      // Made-up media URLs, no network: no pre-flight before the containers.
+      MEDIA_PREFLIGHT: 'off',
     },
     stdio: 'ignore',
   });

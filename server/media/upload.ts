@@ -237,12 +237,13 @@ export function uploadHandler(deps: UploadDeps): RequestHandler {
   async function precheck(ownerId: number, kind: Kind, declared: number | null): Promise<void> {
     if (declared === null) return;
     if (declared > (kind === 'image' ? IMAGE_MAX_BYTES : VIDEO_MAX_BYTES)) throw tooLarge(kind);
+    // An image shrinks when converted: only a video's stored size is known before it is read.
+    if (kind === 'image') return;
     const [row] = await db.execute<{ used: string }>(
       sql`select coalesce(sum(size), 0)::text as used from media where owner_id = ${ownerId} and size is not null`,
     );
     const used = Number(row!.used);
-    // An image shrinks when converted: only a video's size is known before it is stored.
-    if (kind === 'video' && used + declared > env.MEDIA_QUOTA_BYTES)
+    if (used + declared > env.MEDIA_QUOTA_BYTES)
       throw new AppError(
         'MEDIA_QUOTA_EXCEEDED',
         `This file (${megabytes(declared)}) does not fit: your uploads take ${megabytes(used)} of ${megabytes(env.MEDIA_QUOTA_BYTES)}; delete some first.`,
