@@ -69,7 +69,12 @@ export class UploadError extends Error {
   override name = 'UploadError';
   constructor(
     readonly status: number,
-    readonly body: { code: string; number: number; message: string; issues?: { path: string; message: string }[] },
+    readonly body: {
+      code: string;
+      number: number;
+      message: string;
+      issues?: { path: string; message: string }[];
+    },
   ) {
     super(body.message);
   }
@@ -95,8 +100,8 @@ export async function uploadMedia(
     body,
     // Node's fetch needs this to send a stream.
     ...(body instanceof ReadableStream ? { duplex: 'half' } : {}),
-  } as RequestInit);
-  const json = (await res.json()) as unknown;
+  });
+  const json = await res.json();
   if (res.status !== 201) throw new UploadError(res.status, json as UploadError['body']);
   return json as Media;
 }
