@@ -90,7 +90,8 @@ export function postgresMediaStore(database: Database, chunkSize = CHUNK_SIZE): 
       const flush = async () => {
         // A COPY per chunk: the connection is held for one chunk, not for a slow client's whole upload.
         // It resolves once PostgreSQL has the row, so the frame can be refilled.
-        const copy = await database.sql`copy media_chunks (media_id, seq, data) from stdin with (format binary)`.writable();
+        const copy =
+          await database.sql`copy media_chunks (media_id, seq, data) from stdin with (format binary)`.writable();
         await pipeline(frame.frame(seq), copy);
         seq++;
         frame.filled = 0;
