@@ -96,7 +96,7 @@ export function postgresMediaStore(database: Database, chunkSize = CHUNK_SIZE): 
         seq++;
         frame.filled = 0;
       };
-      for await (const data of source) {
+      for await (const data of source as AsyncIterable<Buffer>) {
         hash.update(data);
         size += data.length;
         let rest = data;
