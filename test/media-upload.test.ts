@@ -351,3 +351,12 @@ describe('the SDK', () => {
     expect((refused as UploadError).body).toMatchObject({ code: 'MEDIA_TYPE_UNSUPPORTED', number: 6150 });
   });
 });
+
+describe('methods on /media', () => {
+  it('answers 405 with POST among the allowed methods', async () => {
+    const res = await t.api('PUT', '/media', { token: t.token, body: {} });
+    expect(res.status).toBe(405);
+    expect(res.headers.get('allow')).toContain('POST');
+    expect(res.headers.get('allow')).toContain('GET');
+  });
+});

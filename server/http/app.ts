@@ -195,7 +195,7 @@ export function createApp(deps: AppDeps): express.Express {
     oauthCallback({ db: database.db, meta, cipher: deps.cipher, logger })(req, res).catch(next);
   });
 
-  const routes = restRoutes(appRouter);
+  const routes = restRoutes(appRouter, [{ method: 'POST', path: '/media' }]);
   app.use(
     '/api/v1',
     (req, _res, next) => {
