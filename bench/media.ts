@@ -8,10 +8,10 @@ import { createReadStream, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import sharp from 'sharp';
 import { connect } from '../server/db/client.ts';
 import { freePort } from '../server/db/embedded.ts';
 import { convertImage } from '../server/media/process.ts';
+import { noisyJpeg } from '../test/helpers/media.ts';
 import { userWithToken } from '../test/helpers/users.ts';
 import { median, sleep, startService, type ServiceProcess } from './lib.ts';
 
@@ -92,17 +92,7 @@ export async function mediaSuite(url: string, quick: boolean): Promise<Record<st
   try {
     const user = await userWithToken(database.db);
     // Warm up the paths once (sharp, the first chunks), then let the process settle.
-    const photo = await sharp({
-      create: {
-        width: 3000,
-        height: 2200,
-        channels: 3,
-        background: '#808080',
-        noise: { type: 'gaussian', mean: 128, sigma: 40 },
-      },
-    })
-      .jpeg({ quality: 92 })
-      .toBuffer();
+    const photo = await noisyJpeg(3000, 2200, { sigma: 40, quality: 92 });
     await upload(port, user.token, 'image/jpeg', photo);
     await upload(port, user.token, 'video/quicktime', bigVideo(4));
     await sleep(2000);

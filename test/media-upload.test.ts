@@ -3,7 +3,7 @@ import http from 'node:http';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { UploadError, uploadMedia } from '@autopost/instagram-autopost-sdk';
-import { fixture, phoneJpeg, plainJpeg, png } from './helpers/media.ts';
+import { fixture, noisyJpeg, phoneJpeg, plainJpeg, png } from './helpers/media.ts';
 import { useTestServer } from './helpers/setup.ts';
 import { userWithToken } from './helpers/users.ts';
 
@@ -247,17 +247,7 @@ describe('serving an upload', () => {
   });
 
   it('serves a file larger than one stored chunk, whole and across chunk borders', async () => {
-    const big = await sharp({
-      create: {
-        width: 1440,
-        height: 1440,
-        channels: 3,
-        background: '#808080',
-        noise: { type: 'gaussian', mean: 128, sigma: 60 },
-      },
-    })
-      .jpeg({ quality: 95 })
-      .toBuffer();
+    const big = await noisyJpeg(1440, 1440, { sigma: 60, quality: 95 });
     const res = await upload(big, 'image/jpeg');
     expect(res.status).toBe(201);
     expect(res.body.size).toBeGreaterThan(600 * 1024);
@@ -313,17 +303,7 @@ describe('listing, reading and deleting uploads', () => {
     const user = await userWithToken(t.server.database.db);
     const video = fixture('reel.mp4');
     // Quota 3,000,000 bytes in this file: fill it with noisy photos, then one more does not fit.
-    const noisy = await sharp({
-      create: {
-        width: 1440,
-        height: 1440,
-        channels: 3,
-        background: '#808080',
-        noise: { type: 'gaussian', mean: 128, sigma: 80 },
-      },
-    })
-      .jpeg({ quality: 100 })
-      .toBuffer();
+    const noisy = await noisyJpeg(1440, 1440, { sigma: 80, quality: 100 });
     let refused: { status: number; body: { code: string; message: string } } | null = null;
     for (let i = 0; i < 10 && !refused; i++) {
       const res = await upload(noisy, 'image/jpeg', user.token);

@@ -103,10 +103,26 @@ export async function deleteMedia(
   return { id, deleted: true };
 }
 
+/** Refuses a file of `size` bytes that would take the owner past `quota` (uploads other than `exceptId` counted). */
+export async function checkQuota(
+  db: DbOrTx,
+  opts: { ownerId: number; size: number; quota: number; exceptId?: string },
+): Promise<void> {
+  const { ownerId, size, quota } = opts;
+  const [row] = await db.execute<{ used: string }>(sql`
+    select coalesce(sum(size), 0)::text as used from media
+    where owner_id = ${ownerId} and size is not null and id <> ${opts.exceptId ?? ''}`);
+  const used = Number(row!.used);
+  if (used + size > quota)
+    throw new AppError(
+      'MEDIA_QUOTA_EXCEEDED',
+      `This file (${megabytes(size)}) does not fit: your uploads take ${megabytes(used)} of ${megabytes(quota)}; delete some first.`,
+    );
+}
+
 /**
- * Bytes the owner keeps, this upload excluded, read under a per-owner
- * transaction lock so two uploads finishing at once cannot both fit in
- * the room for one.
+ * checkQuota under a per-owner transaction lock, so two uploads finishing at
+ * once cannot both fit in the room for one.
  */
 export async function assertQuota(
   tx: Tx,
@@ -118,15 +134,7 @@ export async function assertQuota(
   await tx.execute(
     sql`select pg_advisory_xact_lock(hashtextextended('media_quota:' || ${ownerId}::text, 0))`,
   );
-  const [row] = await tx.execute<{ used: string }>(sql`
-    select coalesce(sum(size), 0)::text as used from media
-    where owner_id = ${ownerId} and size is not null and id <> ${id}`);
-  const used = Number(row!.used);
-  if (used + size > quota)
-    throw new AppError(
-      'MEDIA_QUOTA_EXCEEDED',
-      `This file (${megabytes(size)}) does not fit: your uploads take ${megabytes(used)} of ${megabytes(quota)}; delete some first.`,
-    );
+  await checkQuota(tx, { ownerId, size, quota, exceptId: id });
 }
 
-export const megabytes = (bytes: number) => `${(bytes / 1_000_000).toFixed(1)} MB`;
+const megabytes = (bytes: number) => `${(bytes / 1_000_000).toFixed(1)} MB`;

@@ -13,7 +13,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import busboy from 'busboy';
-import { eq, sql } from 'drizzle-orm';
+import { eq } from 'drizzle-orm';
 import type { Request, RequestHandler, Response } from 'express';
 import type { Db } from '../db/client.ts';
 import { media, type MediaRow } from '../db/schema.ts';
@@ -32,7 +32,7 @@ import {
   VIDEO_TYPES,
   VideoProbe,
 } from './process.ts';
-import { assertQuota, megabytes, toMediaOutput, UPLOAD_LIFETIME_MS } from './service.ts';
+import { assertQuota, checkQuota, toMediaOutput, UPLOAD_LIFETIME_MS } from './service.ts';
 import type { MediaStore } from './store.ts';
 import { newMediaId } from './urls.ts';
 
@@ -239,15 +239,7 @@ export function uploadHandler(deps: UploadDeps): RequestHandler {
     if (declared > (kind === 'image' ? IMAGE_MAX_BYTES : VIDEO_MAX_BYTES)) throw tooLarge(kind);
     // An image shrinks when converted: only a video's stored size is known before it is read.
     if (kind === 'image') return;
-    const [row] = await db.execute<{ used: string }>(
-      sql`select coalesce(sum(size), 0)::text as used from media where owner_id = ${ownerId} and size is not null`,
-    );
-    const used = Number(row!.used);
-    if (used + declared > env.MEDIA_QUOTA_BYTES)
-      throw new AppError(
-        'MEDIA_QUOTA_EXCEEDED',
-        `This file (${megabytes(declared)}) does not fit: your uploads take ${megabytes(used)} of ${megabytes(env.MEDIA_QUOTA_BYTES)}; delete some first.`,
-      );
+    await checkQuota(db, { ownerId, size: declared, quota: env.MEDIA_QUOTA_BYTES });
   }
 
   return (req, res, next) => {

@@ -54,3 +54,22 @@ export async function png(width: number, height: number): Promise<Buffer> {
 export async function plainJpeg(width: number, height: number): Promise<Buffer> {
   return (await pattern(width, height)).jpeg({ quality: 80 }).toBuffer();
 }
+
+/** Noise compresses badly: a JPEG of a known size class (larger with more sigma and quality). */
+export function noisyJpeg(
+  width: number,
+  height: number,
+  opts: { sigma: number; quality: number },
+): Promise<Buffer> {
+  return sharp({
+    create: {
+      width,
+      height,
+      channels: 3,
+      background: '#808080',
+      noise: { type: 'gaussian', mean: 128, sigma: opts.sigma },
+    },
+  })
+    .jpeg({ quality: opts.quality })
+    .toBuffer();
+}
