@@ -83,6 +83,10 @@ const ZEnv = z
         )
         .default([]),
     ),
+    /** What Meta's webhook verification (GET /webhooks/instagram) must send as hub.verify_token. */
+    WEBHOOK_VERIFY_TOKEN: optional(z.string().min(8, 'use at least 8 characters').max(256).optional()),
+    /** How often comments are read for accounts without Meta's webhooks; default 5m. */
+    COMMENT_POLL_INTERVAL: optional(duration.pipe(z.number().min(1, 'at least 1s')).default(300)),
     /** Tests only: webhook receivers on loopback or private addresses, over http too. Refused in production. */
     WEBHOOK_ALLOW_PRIVATE_HOSTS: optional(bool.default(false)),
     /** Bytes of uploads each user may keep; default 2 GiB. */

@@ -194,6 +194,37 @@ export const ERRORS = {
     message: 'A media file of the post is not one Instagram accepts.',
   },
   WEBHOOK_NOT_FOUND: { number: 7010, status: 404, trpc: 'NOT_FOUND', message: 'No such webhook endpoint.' },
+  WEBHOOK_SIGNATURE_INVALID: {
+    number: 7110,
+    status: 401,
+    trpc: 'UNAUTHORIZED',
+    message: 'X-Hub-Signature-256 does not match the body with our app secret; nothing was stored.',
+  },
+  WEBHOOK_VERIFY_FAILED: {
+    number: 7120,
+    status: 403,
+    trpc: 'FORBIDDEN',
+    message: 'hub.verify_token does not match WEBHOOK_VERIFY_TOKEN (or it is not set).',
+  },
+  CHANNEL_ACTION_UNSUPPORTED: {
+    number: 4010,
+    status: 400,
+    trpc: 'BAD_REQUEST',
+    message: 'Undefined action type: a channel can `comment`, `dm` or `hide`.',
+  },
+  CHANNEL_TARGET_UNSUPPORTED: {
+    number: 4030,
+    status: 400,
+    trpc: 'BAD_REQUEST',
+    message: 'Undefined target type: a channel acts on `comments` on the account’s own media.',
+  },
+  CHANNEL_NOT_FOUND: { number: 4050, status: 404, trpc: 'NOT_FOUND', message: 'Channel not found.' },
+  CHANNEL_EMPTY_ACTION: {
+    number: 4100,
+    status: 400,
+    trpc: 'BAD_REQUEST',
+    message: 'Empty action: say what the channel does (`comment`, `dm` or `hide`).',
+  },
   INTERNAL: {
     number: 9999,
     status: 500,

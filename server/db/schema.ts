@@ -16,6 +16,7 @@ import {
   uniqueIndex,
 } from 'drizzle-orm/pg-core';
 import type { PostError } from '../posts/post-error.ts';
+import type { CommentPollState } from '../channels/types.ts';
 import type { InstagramInfo, StateReason } from '../instagrams/types.ts';
 
 const instant = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
@@ -96,6 +97,10 @@ export const instagrams = pgTable(
     tokenExpiresAt: instant('token_expires_at'),
     /** When the current token was obtained or last refreshed (Meta refreshes only tokens ≥ 24 h old). */
     tokenRefreshedAt: instant('token_refreshed_at').notNull(),
+    /** When Meta last confirmed `subscribed_apps`; null: its comments are polled (server/channels/poll.ts). */
+    webhooksSubscribedAt: instant('webhooks_subscribed_at'),
+    /** Polling's memory: comments_count per recent media at the last read, and the current interval. */
+    commentPoll: jsonb('comment_poll').$type<CommentPollState>(),
     createdAt: instant('created_at').notNull().defaultNow(),
     updatedAt: instant('updated_at').notNull().defaultNow(),
   },
@@ -103,6 +108,8 @@ export const instagrams = pgTable(
     // Connecting the same account again updates its row.
     uniqueIndex('instagrams_owner_ig_user_idx').on(t.ownerId, t.igUserId),
     index('instagrams_token_expires_idx').on(t.tokenExpiresAt),
+    // Meta's webhooks name the account by its ig-user-id (`entry.id`).
+    index('instagrams_ig_user_id_idx').on(t.igUserId),
   ],
 );
 
@@ -465,3 +472,119 @@ export const postMedia = pgTable(
   },
   (t) => [primaryKey({ columns: [t.postId, t.mediaId] }), index('post_media_media_id_idx').on(t.mediaId)],
 );
+
+export const CHANNEL_ACTIONS = ['comment', 'dm', 'hide'] as const;
+export type ChannelAction = (typeof CHANNEL_ACTIONS)[number];
+/** Stored states; `empty` is computed (started, nothing queued). */
+export const CHANNEL_STATES = ['start', 'stop'] as const;
+
+/** Seed 002's channel, on the official API: acting on comments left on the account's own media. */
+export const channels = pgTable(
+  'channels',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    ownerId: bigint('owner_id', { mode: 'number' })
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    instagramId: bigint('instagram_id', { mode: 'number' })
+      .notNull()
+      .references(() => instagrams.id, { onDelete: 'cascade' }),
+    action: text('action', { enum: CHANNEL_ACTIONS }).notNull(),
+    target: text('target', { enum: ['comments'] })
+      .notNull()
+      .default('comments'),
+    /** The keyword a comment must contain (case-insensitive); empty: every comment. */
+    value: text('value').notNull().default(''),
+    /** Reply templates; `{username}` becomes the commenter's name. */
+    comments: jsonb('comments').$type<string[]>().notNull(),
+    state: text('state', { enum: CHANNEL_STATES }).notNull().default('start'),
+    /** The last start: comments made before it are not acted on (nothing old is answered). */
+    actingSince: instant('acting_since').notNull(),
+    createdAt: instant('created_at').notNull().defaultNow(),
+    updatedAt: instant('updated_at').notNull().defaultNow(),
+  },
+  (t) => [index('channels_instagram_id_idx').on(t.instagramId, t.id)],
+);
+
+export type ChannelRow = typeof channels.$inferSelect;
+
+/**
+ * Comments on accounts' media as they arrive, from Meta's webhooks or from
+ * polling: (ig_user_id, comment_id) is unique, so a delivery Meta repeats,
+ * or a comment both paths bring, is stored once. `processed_at` null: the
+ * channels have not looked at it yet.
+ */
+export const instagramComments = pgTable(
+  'instagram_comments',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    igUserId: text('ig_user_id').notNull(),
+    commentId: text('comment_id').notNull(),
+    mediaId: text('media_id'),
+    parentId: text('parent_id'),
+    fromId: text('from_id'),
+    username: text('username'),
+    text: text('text').notNull(),
+    /** Written by the account itself (or a reply to nobody else): never acted on. */
+    own: boolean('own').notNull(),
+    commentedAt: instant('commented_at').notNull(),
+    source: text('source', { enum: ['webhook', 'poll'] }).notNull(),
+    receivedAt: instant('received_at').notNull().defaultNow(),
+    processedAt: instant('processed_at'),
+  },
+  (t) => [
+    uniqueIndex('instagram_comments_ig_user_comment_idx').on(t.igUserId, t.commentId),
+    index('instagram_comments_unprocessed_idx')
+      .on(t.id)
+      .where(sql`processed_at is null`),
+    index('instagram_comments_received_at_idx').on(t.receivedAt),
+  ],
+);
+
+export const CHANNEL_ACTION_STATUSES = ['queued', 'done', 'skipped', 'failed'] as const;
+export type ChannelActionStatus = (typeof CHANNEL_ACTION_STATUSES)[number];
+
+/**
+ * What a channel does about one comment. (channel_id, comment_id) is unique:
+ * at most one reply, private reply or hide per comment per channel, however
+ * often and by whichever path the comment arrives.
+ */
+export const channelActions = pgTable(
+  'channel_actions',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    channelId: bigint('channel_id', { mode: 'number' })
+      .notNull()
+      .references(() => channels.id, { onDelete: 'cascade' }),
+    instagramId: bigint('instagram_id', { mode: 'number' })
+      .notNull()
+      .references(() => instagrams.id, { onDelete: 'cascade' }),
+    action: text('action', { enum: CHANNEL_ACTIONS }).notNull(),
+    commentId: text('comment_id').notNull(),
+    mediaId: text('media_id'),
+    /** The commenter: leads are counted by it. */
+    fromId: text('from_id'),
+    username: text('username'),
+    /** The text sent (template filled in when queued), so a retry sends the same words. */
+    message: text('message'),
+    commentedAt: instant('commented_at').notNull(),
+    status: text('status', { enum: CHANNEL_ACTION_STATUSES }).notNull().default('queued'),
+    /** Meta's id of the reply or message. */
+    resultId: text('result_id'),
+    error: jsonb('error').$type<{ code: string; message: string }>(),
+    /** Tries that reached Meta: from the second on, a lost answer is looked for first. */
+    attempts: integer('attempts').notNull().default(0),
+    /** Its place in the account's hourly budget: planned while queued, when Meta was asked once done. */
+    slotAt: instant('slot_at'),
+    createdAt: instant('created_at').notNull().defaultNow(),
+    /** When it was done, skipped or failed. */
+    finishedAt: instant('finished_at'),
+  },
+  (t) => [
+    uniqueIndex('channel_actions_channel_comment_idx').on(t.channelId, t.commentId),
+    index('channel_actions_channel_id_id_idx').on(t.channelId, t.id),
+    index('channel_actions_budget_idx').on(t.instagramId, t.action, t.slotAt),
+  ],
+);
+
+export type ChannelActionRow = typeof channelActions.$inferSelect;

@@ -23,6 +23,7 @@ export type GraphErrorCode =
   | 'GRAPH_MEDIA_REJECTED'
   | 'GRAPH_NETWORK'
   | 'GRAPH_UNKNOWN'
+  | 'GRAPH_ACTION_REFUSED'
   | 'MEDIA_UNREACHABLE';
 
 /**
@@ -47,6 +48,11 @@ export const POST_FAILURES = {
   GRAPH_NETWORK: { number: 1210, message: 'Meta did not answer.' },
   GRAPH_UNKNOWN: { number: 1220, message: 'Meta refused the request for a reason we do not know.' },
   GRAPH_PROCESSING_TIMEOUT: { number: 1230, message: 'Meta did not finish processing the video in time.' },
+  GRAPH_ACTION_REFUSED: {
+    number: 1250,
+    message:
+      'Meta refused the action on this comment (already answered privately, outside the 7-day window, or the comment is gone).',
+  },
   MEDIA_UNREACHABLE: {
     number: 1240,
     message: 'A media URL could not be fetched right before the container was made; retried with backoff.',
@@ -94,8 +100,22 @@ const RULES: Rule[] = [
     errorCode: 'GRAPH_MEDIA_REJECTED',
     hint: 'thumb_offset is outside the video.',
   },
+  // Private replies: Meta's answers about the comment, not about the token or its permissions.
+  {
+    code: 10,
+    subcode: 2534022,
+    action: 'permanent',
+    errorCode: 'GRAPH_ACTION_REFUSED',
+    hint: 'The comment is older than 7 days: Meta allows a private reply only within 7 days of it.',
+  },
+  {
+    code: 10900,
+    action: 'permanent',
+    errorCode: 'GRAPH_ACTION_REFUSED',
+    hint: 'This comment already has its private reply (Meta allows one per comment).',
+  },
   { code: [1, 2, -1, -2], action: 'retry', errorCode: 'GRAPH_TEMPORARY' },
-  { code: [4, 17, 32, 613], action: 'retry_later', errorCode: 'GRAPH_RATE_LIMITED' },
+  { code: [4, 17, 32, 613, 80002], action: 'retry_later', errorCode: 'GRAPH_RATE_LIMITED' },
   {
     code: 190,
     action: 'permanent',

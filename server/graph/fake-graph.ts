@@ -1,4 +1,4 @@
-import { randomInt } from 'node:crypto';
+import { createHmac, randomInt } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ContainerStatus } from './graph-client.ts';
@@ -29,9 +29,14 @@ export type FakeEndpoint =
   | 'ig_code'
   | 'authorize'
   | 'subscribe'
-  // Comments on media.
+  // Comments on media, replies, hiding, private replies.
   | 'comment'
-  | 'comments';
+  | 'comments'
+  | 'replies'
+  | 'reply'
+  | 'hide'
+  | 'delete_comment'
+  | 'messages';
 
 /** The Meta host a request went to. */
 export type FakeHost = 'facebook' | 'instagram' | 'instagram_api' | 'instagram_www' | 'facebook_www';
@@ -118,6 +123,27 @@ export interface FakeMedia {
   permalink: string;
 }
 
+/** A comment on a media (top level, or a reply when `parentId` is set). */
+export interface FakeComment {
+  id: string;
+  mediaId: string;
+  text: string;
+  username: string;
+  /** The commenter's id: the account's own ig-user-id for its own comments. */
+  fromId: string;
+  timestamp: number;
+  parentId: string | null;
+  hidden: boolean;
+}
+
+/** How Meta's rate limits are simulated: calls per rolling hour, reported in its usage headers. */
+export interface FakeRateLimits {
+  /** X-App-Usage: calls of the whole app; default 1,000,000. */
+  appCallsPerHour: number;
+  /** X-Business-Use-Case-Usage: calls for one account; default 4,800. */
+  accountCallsPerHour: number;
+}
+
 export interface FakeRequest {
   endpoint: FakeEndpoint | 'unknown';
   host: FakeHost;
@@ -181,8 +207,13 @@ export class FakeGraph {
   readonly accounts = new Map<string, FakeAccount>();
   /** Every token of an account issued before this instant is revoked (the user removed the app). */
   readonly revokedBefore = new Map<string, number>();
-  /** Comments on each media, oldest first. */
-  readonly comments = new Map<string, { id: string; text: string; username: string; timestamp: number }[]>();
+  /** Comments on each media, oldest first, replies included. */
+  readonly comments = new Map<string, FakeComment[]>();
+  /** Private replies sent, by the comment they answer (Meta allows one each). */
+  readonly privateReplies = new Map<string, { text: string; messageId: string; at: number }>();
+  rateLimits: FakeRateLimits = { appCallsPerHour: 1_000_000, accountCallsPerHour: 4_800 };
+  /** Calls in the last hour: the app's, and each account's (the usage headers are made of these). */
+  private calls: { app: number[]; accounts: Map<string, number[]> } = { app: [], accounts: new Map() };
   /** `subscribed_apps` calls: fields per account. */
   readonly subscriptions = new Map<string, string>();
   /** Our app at Meta, per login type. */
@@ -391,6 +422,155 @@ export class FakeGraph {
     return this.media.filter((m) => m.caption === caption);
   }
 
+  /** A media already on the account (posted some other way), for comments to land on. */
+  addMedia(igUserId: string, caption: string | null = null): FakeMedia {
+    const media: FakeMedia = {
+      id: this.id(),
+      igUserId,
+      containerId: this.id(),
+      caption,
+      timestamp: this.now(),
+      permalink: `https://www.instagram.com/p/FAKE${randomInt(1e9).toString(36)}/`,
+    };
+    this.media.push(media);
+    return media;
+  }
+
+  /** Someone comments on a media (`fromId` the account's own id for its own comment). */
+  addComment(
+    mediaId: string,
+    over: Partial<Omit<FakeComment, 'id' | 'mediaId'>> & { text: string },
+  ): FakeComment {
+    const n = randomInt(1e6);
+    const comment: FakeComment = {
+      id: this.id(),
+      mediaId,
+      username: `fan_${n}`,
+      fromId: this.id(),
+      timestamp: this.now(),
+      parentId: null,
+      hidden: false,
+      ...over,
+    };
+    const list = this.comments.get(mediaId) ?? [];
+    list.push(comment);
+    this.comments.set(mediaId, list);
+    return comment;
+  }
+
+  /** Every comment and reply, by id. */
+  comment(id: string): FakeComment | undefined {
+    for (const list of this.comments.values()) {
+      const found = list.find((c) => c.id === id);
+      if (found) return found;
+    }
+    return undefined;
+  }
+
+  /** Replies to a comment, oldest first. */
+  repliesTo(commentId: string): FakeComment[] {
+    const parent = this.comment(commentId);
+    return parent ? (this.comments.get(parent.mediaId) ?? []).filter((c) => c.parentId === commentId) : [];
+  }
+
+  /**
+   * The delivery Meta would POST to our webhook for these comments (one
+   * entry per account, one `comments` change each), signed with our app's
+   * secret as `X-Hub-Signature-256`.
+   */
+  webhookDelivery(
+    comments: FakeComment[],
+    opts: { app?: 'instagram' | 'facebook'; time?: number } = {},
+  ): { body: string; signature: string } {
+    const byAccount = new Map<string, FakeComment[]>();
+    for (const c of comments) {
+      const igUserId = this.media.find((m) => m.id === c.mediaId)?.igUserId;
+      if (!igUserId) throw new Error(`comment ${c.id} is on no media of the fake`);
+      byAccount.set(igUserId, [...(byAccount.get(igUserId) ?? []), c]);
+    }
+    const entry = [...byAccount].map(([igUserId, list]) => ({
+      id: igUserId,
+      time: Math.floor((opts.time ?? this.now()) / 1000),
+      changes: list.map((c) => ({
+        field: 'comments',
+        value: {
+          id: c.id,
+          text: c.text,
+          ...(c.parentId ? { parent_id: c.parentId } : {}),
+          from: {
+            id: c.fromId,
+            username: c.username,
+            ...(c.fromId === igUserId ? { self_ig_scoped_id: c.fromId } : {}),
+          },
+          media: { id: c.mediaId, media_product_type: 'FEED' },
+        },
+      })),
+    }));
+    const body = JSON.stringify({ object: 'instagram', entry });
+    return { body, signature: this.sign(body, opts.app ?? 'instagram') };
+  }
+
+  /** `sha256=<hex HMAC-SHA256(app secret, body)>`, as Meta signs its deliveries. */
+  sign(body: string | Buffer, app: 'instagram' | 'facebook' = 'instagram'): string {
+    return `sha256=${createHmac('sha256', this.apps[app].secret).update(body).digest('hex')}`;
+  }
+
+  /** Counts a call and tells the usage headers, or the throttling error once a limit is reached. */
+  private meter(account: string | null): {
+    headers: Record<string, string>;
+    throttled: GraphErrorBody | null;
+  } {
+    const now = this.now();
+    const recent = (list: number[]) => {
+      while (list.length > 0 && list[0]! <= now - HOUR_MS) list.shift();
+      return list;
+    };
+    const app = recent(this.calls.app);
+    const percent = (n: number, of: number) => Math.min(100, Math.round((n * 100) / of));
+    const headers: Record<string, string> = {};
+    let throttled: GraphErrorBody | null = null;
+    const appPercent = percent(app.length, this.rateLimits.appCallsPerHour);
+    headers['x-app-usage'] = JSON.stringify({
+      call_count: appPercent,
+      total_time: Math.round(appPercent / 2),
+      total_cputime: Math.round(appPercent / 2),
+    });
+    if (appPercent >= 100)
+      throttled = {
+        status: 403,
+        code: 4,
+        message: '(#4) Application request limit reached',
+        transient: true,
+      };
+    if (account) {
+      const list = recent(this.calls.accounts.get(account) ?? []);
+      this.calls.accounts.set(account, list);
+      const used = percent(list.length, this.rateLimits.accountCallsPerHour);
+      const regain = used >= 100 && list[0] ? Math.ceil((list[0] + HOUR_MS - now) / 60_000) : 0;
+      headers['x-business-use-case-usage'] = JSON.stringify({
+        [account]: [
+          {
+            type: 'instagram',
+            call_count: used,
+            total_cputime: Math.round(used / 3),
+            total_time: Math.round(used / 3),
+            estimated_time_to_regain_access: regain,
+          },
+        ],
+      });
+      if (used >= 100)
+        throttled = {
+          status: 400,
+          code: 80002,
+          message: 'There have been too many calls to this Instagram account. Wait a bit and try again.',
+          transient: true,
+        };
+      else list.push(now);
+    }
+    if (!throttled) app.push(now);
+    return { headers, throttled };
+  }
+
   reset(): void {
     this.containers.clear();
     this.media.length = 0;
@@ -401,6 +581,9 @@ export class FakeGraph {
     this.revokedBefore.clear();
     this.subscriptions.clear();
     this.comments.clear();
+    this.privateReplies.clear();
+    this.calls = { app: [], accounts: new Map() };
+    this.rateLimits = { appCallsPerHour: 1_000_000, accountCallsPerHour: 4_800 };
     this.codes.clear();
     this.authorize = { decision: 'approve' };
     this.wrapCodeAnswer = false;
@@ -435,7 +618,15 @@ export class FakeGraph {
     for await (const chunk of req) raw += String(chunk);
     const url = new URL(req.url ?? '/', 'http://fake');
     const params: Record<string, string> = Object.fromEntries(url.searchParams);
-    if (raw) Object.assign(params, Object.fromEntries(new URLSearchParams(raw)));
+    if (raw && /json/.test(req.headers['content-type'] ?? '')) {
+      // Graph takes a JSON body too (private replies); its objects are the same as JSON-encoded form fields.
+      try {
+        for (const [k, v] of Object.entries(JSON.parse(raw) as Record<string, unknown>))
+          params[k] = typeof v === 'string' ? v : JSON.stringify(v);
+      } catch {
+        params.__malformed = 'true';
+      }
+    } else if (raw) Object.assign(params, Object.fromEntries(new URLSearchParams(raw)));
     const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
     const token = params.access_token ?? bearer ?? null;
     delete params.access_token;
@@ -455,8 +646,9 @@ export class FakeGraph {
     });
 
     if (this.latencyMs > 0) await new Promise((r) => setTimeout(r, this.latencyMs));
+    let usageHeaders: Record<string, string> = {};
     const send = (status: number, body: unknown) => {
-      res.writeHead(status, { 'content-type': 'application/json' });
+      res.writeHead(status, { 'content-type': 'application/json', ...usageHeaders });
       res.end(JSON.stringify(body));
     };
     const fail = (e: GraphErrorBody) =>
@@ -500,6 +692,9 @@ export class FakeGraph {
       facts = this.read(token);
       const problem = facts && this.tokenProblem(facts, segments[0]!, endpoint);
       if (problem) return fail(problem);
+      const metered = this.meter(facts ? (this.reach(facts)[0] ?? null) : null);
+      usageHeaders = metered.headers;
+      if (metered.throttled) return fail(metered.throttled);
     }
 
     if (endpoint === 'create') {
@@ -595,6 +790,10 @@ export class FakeGraph {
       return params.grant_type === 'fb_exchange_token' || params.code ? 'oauth_token' : 'unknown';
     if (method === 'POST' && s.length === 2 && s[1] === 'subscribed_apps') return 'subscribe';
     if (s.length === 2 && s[1] === 'comments') return method === 'POST' ? 'comment' : 'comments';
+    if (s.length === 2 && s[1] === 'replies') return method === 'POST' ? 'reply' : 'replies';
+    if (method === 'POST' && s.length === 2 && s[1] === 'messages') return 'messages';
+    if (s.length === 1 && this.comment(s[0]!))
+      return method === 'POST' ? 'hide' : method === 'DELETE' ? 'delete_comment' : 'unknown';
     if (method === 'GET' && s.length === 1 && this.accounts.has(s[0]!)) return 'profile';
     if (method === 'POST' && s.length === 2 && s[1] === 'media') return 'create';
     if (method === 'POST' && s.length === 2 && s[1] === 'media_publish') return 'publish';
@@ -737,6 +936,7 @@ export class FakeGraph {
             media_type: 'IMAGE',
             timestamp: graphTime(m.timestamp),
             permalink: m.permalink,
+            comments_count: (this.comments.get(m.id) ?? []).length,
           }));
         return { body: { data: items } };
       }
@@ -912,44 +1112,174 @@ export class FakeGraph {
         return { body: { success: true } };
       }
       case 'comment':
-      case 'comments': {
-        const media = this.media.find((m) => m.id === s[0]);
-        if (!media)
+      case 'comments':
+        return this.mediaComments(endpoint, s[0]!, params, facts, now);
+      case 'replies':
+      case 'reply':
+      case 'hide':
+      case 'delete_comment':
+        return this.commentAnswer(endpoint, s[0]!, params, facts, now);
+      case 'messages':
+        return this.privateReply(s[0]!, params, now);
+      default:
+        return { error: { status: 400, code: 100, message: 'Unsupported request' } };
+    }
+  }
+
+  /** Can this token act on the account's media? Meta answers as if the object did not exist. */
+  private reaches(facts: TokenFacts | null, igUserId: string): boolean {
+    return !facts || this.reach(facts).includes(igUserId);
+  }
+
+  private missing(id: string): { error: GraphErrorBody } {
+    return {
+      error: {
+        status: 400,
+        code: 100,
+        subcode: 33,
+        message: `Unsupported post request. Object with ID '${id}' does not exist, cannot be loaded due to missing permissions, or does not support this operation`,
+      },
+    };
+  }
+
+  /** `GET /{media}/comments` (top level, newest first, ≤ 50 a page) and `POST /{media}/comments`. */
+  private mediaComments(
+    endpoint: 'comment' | 'comments',
+    mediaId: string,
+    params: Record<string, string>,
+    facts: TokenFacts | null,
+    now: number,
+  ): { body: unknown } | { error: GraphErrorBody } {
+    const media = this.media.find((m) => m.id === mediaId);
+    if (!media || !this.reaches(facts, media.igUserId)) return this.missing(mediaId);
+    const list = this.comments.get(media.id) ?? [];
+    this.comments.set(media.id, list);
+    if (endpoint === 'comments') {
+      const top = list.filter((c) => c.parentId === null).reverse();
+      const limit = Math.min(50, Math.max(1, Number(params.limit ?? 25) || 25));
+      const start = params.after ? Number(Buffer.from(params.after, 'base64url').toString()) || 0 : 0;
+      const page = top.slice(start, start + limit);
+      const more = start + limit < top.length;
+      const after = Buffer.from(String(start + limit)).toString('base64url');
+      return {
+        body: {
+          data: page.map((c) => commentBody(c)),
+          paging: {
+            cursors: { before: Buffer.from(String(start)).toString('base64url'), after },
+            ...(more ? { next: `${this.url}/${mediaId}/comments?after=${after}` } : {}),
+          },
+        },
+      };
+    }
+    if (!params.message)
+      return { error: { status: 400, code: 100, message: 'The parameter message is required' } };
+    const owner = this.accounts.get(media.igUserId);
+    const comment = this.addComment(media.id, {
+      text: params.message,
+      username: owner?.username ?? 'owner',
+      fromId: media.igUserId,
+      timestamp: now,
+    });
+    return { body: { id: comment.id } };
+  }
+
+  /** Replies (list, post), hide and delete on one comment. */
+  private commentAnswer(
+    endpoint: 'replies' | 'reply' | 'hide' | 'delete_comment',
+    commentId: string,
+    params: Record<string, string>,
+    facts: TokenFacts | null,
+    now: number,
+  ): { body: unknown } | { error: GraphErrorBody } {
+    const comment = this.comment(commentId);
+    const media = comment && this.media.find((m) => m.id === comment.mediaId);
+    if (!comment || !media || !this.reaches(facts, media.igUserId)) return this.missing(commentId);
+    switch (endpoint) {
+      case 'replies':
+        return { body: { data: this.repliesTo(commentId).map((c) => commentBody(c)) } };
+      case 'reply': {
+        if (!params.message)
+          return { error: { status: 400, code: 100, message: 'The parameter message is required' } };
+        if (comment.parentId !== null || comment.hidden)
           return {
             error: {
               status: 400,
               code: 100,
-              subcode: 33,
-              message: 'Unsupported post request. Object does not exist',
+              message: '(#100) Replies can only be made to top-level comments that are not hidden',
             },
           };
-        const list = this.comments.get(media.id) ?? [];
-        this.comments.set(media.id, list);
-        if (endpoint === 'comments') {
-          // Newest first, top level only, as Meta lists them.
-          const data = [...list].reverse().map((c) => ({
-            id: c.id,
-            text: c.text,
-            username: c.username,
-            timestamp: graphTime(c.timestamp),
-          }));
-          return { body: { data } };
-        }
-        if (!params.message)
-          return { error: { status: 400, code: 100, message: 'The parameter message is required' } };
         const owner = this.accounts.get(media.igUserId);
-        const comment = {
-          id: this.id(),
+        const reply = this.addComment(media.id, {
           text: params.message,
           username: owner?.username ?? 'owner',
+          fromId: media.igUserId,
           timestamp: now,
-        };
-        list.push(comment);
-        return { body: { id: comment.id } };
+          parentId: comment.id,
+        });
+        return { body: { id: reply.id } };
       }
-      default:
-        return { error: { status: 400, code: 100, message: 'Unsupported request' } };
+      case 'hide':
+        if (params.hide !== 'true' && params.hide !== 'false')
+          return { error: { status: 400, code: 100, message: 'The parameter hide is required' } };
+        comment.hidden = params.hide === 'true';
+        return { body: { success: true } };
+      case 'delete_comment': {
+        const list = this.comments.get(media.id)!;
+        this.comments.set(
+          media.id,
+          list.filter((c) => c.id !== comment.id && c.parentId !== comment.id),
+        );
+        return { body: { success: true } };
+      }
     }
+  }
+
+  /** `POST /{ig-user-id}/messages` to a comment: one per comment, within 7 days, 750 an hour. */
+  private privateReply(
+    igUserId: string,
+    params: Record<string, string>,
+    now: number,
+  ): { body: unknown } | { error: GraphErrorBody } {
+    let commentId: unknown;
+    let text: unknown;
+    try {
+      commentId = (JSON.parse(params.recipient ?? '{}') as { comment_id?: unknown }).comment_id;
+      text = (JSON.parse(params.message ?? '{}') as { text?: unknown }).text;
+    } catch {
+      return {
+        error: { status: 400, code: 100, message: '(#100) recipient and message must be JSON objects' },
+      };
+    }
+    if (typeof commentId !== 'string' || typeof text !== 'string' || text === '')
+      return {
+        error: {
+          status: 400,
+          code: 100,
+          message: '(#100) recipient.comment_id and message.text are required',
+        },
+      };
+    const comment = this.comment(commentId);
+    const media = comment && this.media.find((m) => m.id === comment.mediaId);
+    if (!comment || !media || media.igUserId !== igUserId) return this.missing(commentId);
+    if (this.privateReplies.has(commentId))
+      return { error: { status: 400, code: 10900, message: '(#10900) Activity already replied to' } };
+    if (now - comment.timestamp > 7 * DAY_MS)
+      return {
+        error: {
+          status: 400,
+          code: 10,
+          subcode: 2534022,
+          message: '(#10) This message is sent outside of allowed window.',
+        },
+      };
+    const sentThisHour = [...this.privateReplies.values()].filter((r) => r.at > now - HOUR_MS).length;
+    if (sentThisHour >= 750)
+      return {
+        error: { status: 400, code: 613, message: '(#613) Calls to this api have exceeded the rate limit.' },
+      };
+    const messageId = `m_${this.id()}`;
+    this.privateReplies.set(commentId, { text, messageId, at: now });
+    return { body: { recipient_id: comment.fromId, message_id: messageId } };
   }
 
   /** A CAROUSEL container: 2 to 10 finished carousel items of the same account. */
@@ -1076,6 +1406,19 @@ export class FakeGraph {
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(this.wrapCodeAnswer ? `{"data":[${flat}]}` : flat);
   }
+}
+
+/** A comment as Graph lists it. */
+function commentBody(c: FakeComment) {
+  return {
+    id: c.id,
+    text: c.text,
+    username: c.username,
+    from: { id: c.fromId, username: c.username },
+    timestamp: graphTime(c.timestamp),
+    hidden: c.hidden,
+    ...(c.parentId ? { parent_id: c.parentId } : {}),
+  };
 }
 
 /** Meta's rules on which parameter goes with which kind of container (docs/graph-api.md, "More kinds of media"). */
