@@ -1,7 +1,7 @@
 import { tokenCipherFromEnv } from './crypto/token-cipher.ts';
 import { FakeGraph } from './graph/fake-graph.ts';
 import { createMeta } from './instagrams/meta.ts';
-import { startPublishWorker } from './publisher/runner.ts';
+import { startPublishWorker, webhooksConfigured } from './publisher/runner.ts';
 import { connect } from './db/client.ts';
 import { migrateDatabase } from './db/migrate.ts';
 import { resolveDatabaseUrl } from './db/resolve.ts';
@@ -99,6 +99,10 @@ async function main(): Promise<void> {
       cipher,
       logger,
       webhooks: { allowPrivate: env.WEBHOOK_ALLOW_PRIVATE_HOSTS },
+      channels: {
+        pollIntervalS: env.COMMENT_POLL_INTERVAL,
+        webhooksConfigured: webhooksConfigured(env, meta),
+      },
       media: {
         mode: env.MEDIA_PREFLIGHT,
         allowPrivate: env.MEDIA_ALLOW_PRIVATE_HOSTS,

@@ -1,4 +1,5 @@
 import { authRouter } from './auth/router.ts';
+import { channelsRouter } from './channels/router.ts';
 import { errorsRouter } from './errors-router.ts';
 import { instagramsRouter } from './instagrams/router.ts';
 import { mediaRouter } from './media/router.ts';
@@ -10,6 +11,7 @@ export const appRouter = router({
   auth: authRouter,
   posts: postsRouter,
   instagrams: instagramsRouter,
+  channels: channelsRouter,
   webhooks: webhooksRouter,
   media: mediaRouter,
   errors: errorsRouter,

@@ -12,6 +12,7 @@ import { createApiRateLimit, createLoginThrottle } from '../auth/throttle.ts';
 import type { FakeGraph } from '../graph/fake-graph.ts';
 import { createMeta, type MetaClient } from '../instagrams/meta.ts';
 import { oauthCallback } from '../instagrams/oauth.ts';
+import { receiveDelivery, verifySubscription } from '../channels/intake.ts';
 import { ROBOTS_TXT, serveMedia } from '../media/serve.ts';
 import { postgresMediaStore, type MediaStore } from '../media/store.ts';
 import { uploadHandler } from '../media/upload.ts';
@@ -25,6 +26,12 @@ import { restRoutes } from './routes.ts';
 
 /** Largest JSON body accepted on either transport. */
 const MAX_BODY_BYTES = 100 * 1024;
+
+/** Meta batches up to 1,000 changes in a delivery. */
+const MAX_WEBHOOK_BYTES = 8 * 1024 * 1024;
+
+/** Seed 002 wrote `/intagram/…` and `/instagram/…` for channels: aliases, left out of openapi.json. */
+const SEED_CHANNEL_PATH = /^\/(?:intagram|instagram)\/([^/]+\/channels(?:\/.*)?)$/;
 
 /** Most calls in one tRPC batch (the SDK's client sets the same `maxItems`); larger batches get 400. */
 const MAX_BATCH_SIZE = 50;
@@ -190,6 +197,22 @@ export function createApp(deps: AppDeps): express.Express {
     uploadHandler({ db: database.db, env, store: mediaStore, logger, createContext }),
   );
 
+  // Meta's webhooks (comments for channels): the signature covers the raw bytes, so no JSON parser runs first.
+  const intake = {
+    db: database.db,
+    logger,
+    verifyToken: env.WEBHOOK_VERIFY_TOKEN,
+    secrets: [meta.apps.instagram?.secret, meta.apps.facebook?.secret].filter((s): s is string => !!s),
+  };
+  app.get('/webhooks/instagram', verifySubscription(intake));
+  app.post(
+    '/webhooks/instagram',
+    express.raw({ type: () => true, limit: MAX_WEBHOOK_BYTES }),
+    (req, res, next) => {
+      receiveDelivery(intake)(req, res).catch(next);
+    },
+  );
+
   // Meta's redirect after sign-in: a browser, not an API client, so a redirect or an HTML page.
   app.get(/^\/api\/v1\/oauth\/(?<loginType>instagram|facebook)\/callback\/?$/, (req, res, next) => {
     oauthCallback({ db: database.db, meta, cipher: deps.cipher, logger })(req, res).catch(next);
@@ -199,6 +222,8 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(
     '/api/v1',
     (req, _res, next) => {
+      const seed = SEED_CHANNEL_PATH.exec(req.path);
+      if (seed) req.url = `/instagrams/${seed[1]}${req.url.slice(req.path.length)}`;
       // HEAD is GET without the body (Node leaves the body out of a HEAD response by itself).
       if (req.method === 'HEAD' && routes.methodsFor(req.path).includes('GET')) req.method = 'GET';
       next();
@@ -228,7 +253,7 @@ export function createApp(deps: AppDeps): express.Express {
     else if (type === 'entity.too.large')
       appError = new AppError(
         'PAYLOAD_TOO_LARGE',
-        `The request body is larger than ${MAX_BODY_BYTES / 1024} KiB.`,
+        `The request body is larger than ${((error as { limit?: number }).limit ?? MAX_BODY_BYTES) / 1024} KiB.`,
       );
     else if (type === 'encoding.unsupported' || type === 'charset.unsupported')
       appError = new AppError('UNSUPPORTED_MEDIA_TYPE');

@@ -11,7 +11,7 @@ import type { Request, Response } from 'express';
 import { and, eq, sql } from 'drizzle-orm';
 import type { TokenCipher } from '../crypto/token-cipher.ts';
 import type { Db, Tx } from '../db/client.ts';
-import { oauthStates, type InstagramRow, type LoginType } from '../db/schema.ts';
+import { instagrams, oauthStates, type InstagramRow, type LoginType } from '../db/schema.ts';
 import { AppError, ERRORS, toAppError, type ErrorCode } from '../errors.ts';
 import { formatInstant } from '../lib/time.ts';
 import { describeError, type Logger } from '../logger.ts';
@@ -122,7 +122,13 @@ export async function subscribeConnected(
 ): Promise<void> {
   try {
     await subscribeWebhooks(deps.meta, { loginType: row.loginType, igUserId: row.igUserId, token });
+    await deps.db
+      .update(instagrams)
+      .set({ webhooksSubscribedAt: new Date() })
+      .where(eq(instagrams.id, row.id));
   } catch (error) {
+    // Its channels' comments are polled instead (server/channels/poll.ts).
+    await deps.db.update(instagrams).set({ webhooksSubscribedAt: null }).where(eq(instagrams.id, row.id));
     deps.logger.warn({ instagramId: row.id, ...describeError(error) }, 'subscribed_apps failed');
     await appendInstagramEvent(deps.db, row.id, {
       type: 'refresh_failed',

@@ -10,6 +10,7 @@ import type { DbOrTx, Tx } from '../db/client.ts';
 import { instagramEvents, instagrams, type InstagramEventType, type InstagramRow } from '../db/schema.ts';
 import { AppError } from '../errors.ts';
 import { formatInstant, formatInstantOrNull } from '../lib/time.ts';
+import { pauseChannels, planQueuedActions, resumeChannels } from '../channels/queue.ts';
 import { emitWebhookEvent } from '../webhooks/outbox.ts';
 import { releaseHeldPosts } from './held-posts.ts';
 import type { VerifiedAccount } from './meta.ts';
@@ -163,6 +164,7 @@ async function reconnect(
     .where(eq(instagrams.id, current.id))
     .returning();
   const released = row!.state === 'start' ? await releaseHeldPosts(tx, current.id, now) : 0;
+  if (row!.state === 'start') await resumeChannels(tx, current.id, now);
   await appendInstagramEvent(tx, current.id, {
     type: 'reconnected',
     message:
@@ -196,6 +198,8 @@ export async function updateInstagram(
   const values = { ...settingsValues(settings, edit.mode === 'replace' ? null : current), updatedAt: now };
   if (!edit.verified) {
     const [row] = await tx.update(instagrams).set(values).where(eq(instagrams.id, current.id)).returning();
+    // A new speed, window or time zone moves what channels have queued.
+    if (values.speed || values.hours || values.timezone) await planQueuedActions(tx, current.id, now, 'all');
     return row!;
   }
   const v = edit.verified;
@@ -237,6 +241,7 @@ export async function startInstagram(
     .where(eq(instagrams.id, id))
     .returning();
   const released = await releaseHeldPosts(tx, id, now);
+  await resumeChannels(tx, id, now);
   await appendInstagramEvent(tx, id, {
     type: 'started',
     message: released > 0 ? `Started; ${released} held post(s) released.` : 'Started.',
@@ -258,6 +263,7 @@ export async function stopInstagram(
     .set({ state: 'stop', updatedAt: now })
     .where(eq(instagrams.id, id))
     .returning();
+  await pauseChannels(tx, id);
   await appendInstagramEvent(tx, id, {
     type: 'stopped',
     message:
@@ -291,6 +297,7 @@ export async function suspectInstagram(
     .set({ state: 'suspected', stateReason: reason, updatedAt: now })
     .where(eq(instagrams.id, id))
     .returning();
+  await pauseChannels(tx, id);
   await appendInstagramEvent(tx, id, { type: 'suspected', message: reason.message, reason });
   await emitWebhookEvent(
     tx,

@@ -34,6 +34,18 @@ import { describeError, scrubSecrets, type Logger } from '../logger.ts';
 import { reconcile } from './reconcile.ts';
 import { PRUNE_MEDIA_CRONTAB, PRUNE_MEDIA_TASK, ZPruneMediaPayload } from '../jobs/prune-media.ts';
 import { pruneMedia } from '../media/retention.ts';
+import { runChannelAction } from '../channels/act.ts';
+import { pollComments } from '../channels/poll.ts';
+import { processComments, pruneComments } from '../channels/process.ts';
+import {
+  CHANNEL_ACTION_TASK,
+  POLL_COMMENTS_TASK,
+  PROCESS_COMMENTS_TASK,
+  ZChannelActionPayload,
+  ZPollCommentsPayload,
+  ZProcessCommentsPayload,
+} from '../jobs/channels.ts';
+import type { Env } from '../env.ts';
 import {
   DEFAULT_PUBLISHER_SETTINGS,
   publishPost,
@@ -59,10 +71,17 @@ export interface WorkerOptions {
   firstCommentRetryDelaysMs?: number[];
   /** Webhook sending: WEBHOOK_ALLOW_PRIVATE_HOSTS, and for tests a shorter schedule, timeout and a resolver. */
   webhooks?: Partial<Pick<DeliverDeps, 'retryDelaysMs'>> & Partial<DeliverDeps['send']>;
+  /** Channels: COMMENT_POLL_INTERVAL, whether Meta's webhooks can reach us, and for tests a shorter retry. */
+  channels?: { pollIntervalS?: number; webhooksConfigured?: boolean; retryDelayMs?: number };
   /** Uploads and media URLs: pre-flight before each container, and retention. Default: pre-flight off, 7 days. */
   media?: Partial<MediaWorkerOptions>;
   /** Called when the worker pool stops without stop() being called; npm start then exits with 1. */
   onPoolStopped?: () => void;
+}
+
+/** Meta can deliver comment webhooks to this server: a verify token and an app secret to check signatures. */
+export function webhooksConfigured(env: Pick<Env, 'WEBHOOK_VERIFY_TOKEN'>, meta: MetaClient): boolean {
+  return Boolean(env.WEBHOOK_VERIFY_TOKEN) && Boolean(meta.apps.instagram ?? meta.apps.facebook);
 }
 
 export interface PublishWorker {
@@ -182,9 +201,10 @@ export async function startPublishWorker(opts: WorkerOptions): Promise<PublishWo
         const sessions = await deleteExpiredSessions(opts.db);
         const counters = await deleteExpiredRateLimits(opts.db);
         const oauthStates = await deleteExpiredOAuthStates(opts.db);
+        const comments = await pruneComments(opts.db);
         logger.info(
-          { sessions, counters, oauthStates },
-          'deleted expired sessions, rate-limit counters and OAuth states',
+          { sessions, counters, oauthStates, comments },
+          'deleted expired sessions, rate-limit counters, OAuth states and old comments',
         );
       },
       [PRUNE_MEDIA_TASK]: async (payload) => {
@@ -208,6 +228,37 @@ export async function startPublishWorker(opts: WorkerOptions): Promise<PublishWo
             send: { timeoutMs: 10_000, allowPrivate: false, ...send },
           },
           deliveryId,
+        );
+      },
+      [PROCESS_COMMENTS_TASK]: async (payload) => {
+        ZProcessCommentsPayload.parse(payload);
+        await processComments({ db: opts.db, logger });
+      },
+      [CHANNEL_ACTION_TASK]: async (payload) => {
+        const { actionId } = ZChannelActionPayload.parse(payload);
+        await runChannelAction(
+          {
+            db: opts.db,
+            meta: opts.meta,
+            cipher: opts.cipher,
+            logger,
+            retryDelayMs: opts.channels?.retryDelayMs,
+          },
+          actionId,
+        );
+      },
+      [POLL_COMMENTS_TASK]: async (payload) => {
+        const { instagramId } = ZPollCommentsPayload.parse(payload);
+        await pollComments(
+          {
+            db: opts.db,
+            meta: opts.meta,
+            cipher: opts.cipher,
+            logger,
+            intervalS: opts.channels?.pollIntervalS ?? 300,
+            webhooksConfigured: opts.channels?.webhooksConfigured ?? false,
+          },
+          instagramId,
         );
       },
       [REFRESH_TOKENS_TASK]: async (payload) => {

@@ -329,6 +329,123 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/instagrams/{instagram_id}/channels': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The account’s channels */
+    get: operations['listChannels'];
+    put?: never;
+    /**
+     * Create a channel: reply to, privately answer or hide comments on the account’s media
+     * @description Acts on comments made from now on. `like`, `follow`, `unfollow` and targets other than `comments` are refused with seed 002’s numbers: Meta’s official API has no such actions, and automating them breaks Instagram’s Terms of Use.
+     */
+    post: operations['createChannel'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/instagrams/{instagram_id}/channels/{id}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Read a channel */
+    get: operations['getChannel'];
+    /**
+     * Replace a channel’s action, target, value and templates
+     * @description Fields left out are emptied (so `action` is required).
+     */
+    put: operations['replaceChannel'];
+    post?: never;
+    /**
+     * Delete a channel
+     * @description Its queued actions are dropped; what it did is deleted with it.
+     */
+    delete: operations['deleteChannel'];
+    options?: never;
+    head?: never;
+    /**
+     * Change a channel’s action, target, value or templates
+     * @description Fields left out keep their values. Queued actions keep the text they were given.
+     */
+    patch: operations['updateChannel'];
+    trace?: never;
+  };
+  '/instagrams/{instagram_id}/channels/{id}/start': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Start a channel (seed 002's GET)
+     * @deprecated
+     * @description Use POST. It acts on comments made from now on; its queued actions go back in line. While the account is stopped or suspected, nothing is done.
+     */
+    get: operations['startChannelLegacy'];
+    put?: never;
+    /**
+     * Start a channel
+     * @description It acts on comments made from now on; its queued actions go back in line. While the account is stopped or suspected, nothing is done.
+     */
+    post: operations['startChannel'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/instagrams/{instagram_id}/channels/{id}/stop': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Stop a channel (seed 002's GET)
+     * @deprecated
+     * @description Use POST. Nothing more is done; queued actions wait for `start`.
+     */
+    get: operations['stopChannelLegacy'];
+    put?: never;
+    /**
+     * Stop a channel
+     * @description Nothing more is done; queued actions wait for `start`.
+     */
+    post: operations['stopChannel'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/instagrams/{instagram_id}/channels/{id}/actions': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** What a channel did, newest first */
+    get: operations['listChannelActions'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/webhooks': {
     parameters: {
       query?: never;
@@ -738,6 +855,60 @@ export interface components {
       /** Format: date-time */
       expires_at: string;
     };
+    Channel: {
+      id: number;
+      instagram_id: number;
+      /** @enum {string} */
+      action: 'comment' | 'dm' | 'hide';
+      /** @constant */
+      target: 'comments';
+      value: string;
+      comments: string[];
+      /**
+       * @description `start`: acting; `stop`: stopped by you; `empty`: started, nothing waiting to be done.
+       * @enum {string}
+       */
+      state: 'start' | 'stop' | 'empty';
+      /** @description Distinct commenters acted on. */
+      leads_count: number;
+      /** @description Matching comments seen. */
+      targets_count: number;
+      /** @description The account’s `follower_count` at its last profile read. */
+      followers_count: number | null;
+      /** Format: date-time */
+      created_at: string;
+      /** Format: date-time */
+      updated_at: string;
+    };
+    ChannelList: {
+      items: components['schemas']['Channel'][];
+    };
+    ChannelActionList: {
+      items: components['schemas']['ChannelAction'][];
+      /** @description Pass as `cursor` for the next page; null on the last. */
+      next_cursor: string | null;
+    };
+    ChannelAction: {
+      id: number;
+      comment_id: string;
+      media_id: string | null;
+      username: string | null;
+      /** @enum {string} */
+      action: 'comment' | 'dm' | 'hide';
+      /** @enum {string} */
+      status: 'queued' | 'done' | 'skipped' | 'failed';
+      /** @description Meta’s id of the reply or message. */
+      result_id: string | null;
+      error: {
+        code: string;
+        message: string;
+      } | null;
+      /**
+       * Format: date-time
+       * @description When it was done, skipped or failed; while queued, when it is planned to run (or was queued, if paused).
+       */
+      at: string;
+    };
     WebhookWithSecret: {
       id: number;
       url: string;
@@ -847,7 +1018,7 @@ export interface components {
       /** @description The default message. */
       message: string;
     };
-    /** @description The body of every error response. `code` is stable and machine-readable; new codes may be added. Codes: `VALIDATION_FAILED`, `MALFORMED_JSON`, `MALFORMED_REQUEST`, `UNAUTHORIZED`, `INVALID_CREDENTIALS`, `SIGNUP_DISABLED`, `NOT_FOUND`, `POST_NOT_FOUND`, `METHOD_NOT_ALLOWED`, `USERNAME_TAKEN`, `POST_NOT_EDITABLE`, `PUBLISH_LIMIT_REACHED`, `TOO_MANY_SCHEDULED_POSTS`, `REQUEST_TIMEOUT`, `PAYLOAD_TOO_LARGE`, `UNSUPPORTED_MEDIA_TYPE`, `RANGE_NOT_SATISFIABLE`, `TOO_MANY_REQUESTS`, `HEADERS_TOO_LARGE`, `GRAPH_REQUEST_FAILED`, `INSTAGRAM_LOGIN_FAILED`, `INSTAGRAM_SUSPECTED`, `INSTAGRAM_NOT_FOUND`, `INSTAGRAM_IN_USE`, `PASSWORD_NOT_ACCEPTED`, `OAUTH_NOT_CONFIGURED`, `OAUTH_STATE_INVALID`, `OAUTH_DENIED`, `MEDIA_NOT_FOUND`, `MEDIA_IN_USE`, `MEDIA_QUOTA_EXCEEDED`, `MEDIA_TOO_LARGE`, `MEDIA_TYPE_UNSUPPORTED`, `MEDIA_UNREADABLE`, `MEDIA_UNREACHABLE`, `MEDIA_REJECTED`, `WEBHOOK_NOT_FOUND`, `INTERNAL`, `SERVICE_UNAVAILABLE`. */
+    /** @description The body of every error response. `code` is stable and machine-readable; new codes may be added. Codes: `VALIDATION_FAILED`, `MALFORMED_JSON`, `MALFORMED_REQUEST`, `UNAUTHORIZED`, `INVALID_CREDENTIALS`, `SIGNUP_DISABLED`, `NOT_FOUND`, `POST_NOT_FOUND`, `METHOD_NOT_ALLOWED`, `USERNAME_TAKEN`, `POST_NOT_EDITABLE`, `PUBLISH_LIMIT_REACHED`, `TOO_MANY_SCHEDULED_POSTS`, `REQUEST_TIMEOUT`, `PAYLOAD_TOO_LARGE`, `UNSUPPORTED_MEDIA_TYPE`, `RANGE_NOT_SATISFIABLE`, `TOO_MANY_REQUESTS`, `HEADERS_TOO_LARGE`, `GRAPH_REQUEST_FAILED`, `INSTAGRAM_LOGIN_FAILED`, `INSTAGRAM_SUSPECTED`, `INSTAGRAM_NOT_FOUND`, `INSTAGRAM_IN_USE`, `PASSWORD_NOT_ACCEPTED`, `OAUTH_NOT_CONFIGURED`, `OAUTH_STATE_INVALID`, `OAUTH_DENIED`, `MEDIA_NOT_FOUND`, `MEDIA_IN_USE`, `MEDIA_QUOTA_EXCEEDED`, `MEDIA_TOO_LARGE`, `MEDIA_TYPE_UNSUPPORTED`, `MEDIA_UNREADABLE`, `MEDIA_UNREACHABLE`, `MEDIA_REJECTED`, `WEBHOOK_NOT_FOUND`, `WEBHOOK_SIGNATURE_INVALID`, `WEBHOOK_VERIFY_FAILED`, `CHANNEL_ACTION_UNSUPPORTED`, `CHANNEL_TARGET_UNSUPPORTED`, `CHANNEL_NOT_FOUND`, `CHANNEL_EMPTY_ACTION`, `INTERNAL`, `SERVICE_UNAVAILABLE`. */
     Error: {
       /** @example VALIDATION_FAILED */
       code: string;
@@ -3742,6 +3913,1128 @@ export interface operations {
         };
       };
       /** @description `OAUTH_NOT_CONFIGURED`: Connecting through Meta is not configured on this server (no app id for this login type). `SERVICE_UNAVAILABLE`: The service cannot answer right now (its database is unreachable or it is overloaded); try again shortly. */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Any other error, in the same shape. */
+      default: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
+  listChannels: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        instagram_id: number;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ChannelList'];
+        };
+      };
+      /** @description `VALIDATION_FAILED`: The request is not valid. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `UNAUTHORIZED`: A valid token is required. */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `INSTAGRAM_NOT_FOUND`: No such Instagram account. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `TOO_MANY_REQUESTS`: Too many requests or login attempts; try again after Retry-After seconds. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `INTERNAL`: Something went wrong on our side. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `SERVICE_UNAVAILABLE`: The service cannot answer right now (its database is unreachable or it is overloaded); try again shortly. */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Any other error, in the same shape. */
+      default: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
+  createChannel: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        instagram_id: number;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          /**
+           * @description `comment` (public reply), `dm` (private reply) or `hide`. Seed 002’s `like`, `follow`, `unfollow` → 400 `CHANNEL_ACTION_UNSUPPORTED` (4010); missing → 400 `CHANNEL_EMPTY_ACTION` (4100).
+           * @example comment
+           */
+          action?: string;
+          /**
+           * @description `comments`: comments left on the account’s own media (the default). `followers`, `subscriptions`, `likes`, `hashtag` → 400 `CHANNEL_TARGET_UNSUPPORTED` (4030).
+           * @example comments
+           */
+          target?: string;
+          /**
+           * @description The keyword a comment must contain (case-insensitive); empty: every comment. Required for `hide`.
+           * @example price
+           */
+          value?: string;
+          /**
+           * @description Reply templates, one picked at random per comment; `{username}` becomes the commenter’s name. Required for `comment` and `dm` (a `dm` text is at most 1000 characters).
+           * @example [
+           *       "Hi @{username}, the price is in your DMs!"
+           *     ]
+           */
+          comments?: string[];
+        };
+      };
+    };
+    responses: {
+      /** @description Created */
+      201: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Channel'];
+        };
+      };
+      /** @description `CHANNEL_EMPTY_ACTION`: Empty action: say what the channel does (`comment`, `dm` or `hide`). `CHANNEL_ACTION_UNSUPPORTED`: Undefined action type: a channel can `comment`, `dm` or `hide`. `CHANNEL_TARGET_UNSUPPORTED`: Undefined target type: a channel acts on `comments` on the account’s own media. `VALIDATION_FAILED`: The request is not valid. `MALFORMED_JSON`: The request body is not valid JSON. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `UNAUTHORIZED`: A valid token is required. */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `INSTAGRAM_NOT_FOUND`: No such Instagram account. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `PAYLOAD_TOO_LARGE`: The request body is too large. */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `UNSUPPORTED_MEDIA_TYPE`: Send JSON with Content-Type: application/json. */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `TOO_MANY_REQUESTS`: Too many requests or login attempts; try again after Retry-After seconds. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `INTERNAL`: Something went wrong on our side. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `SERVICE_UNAVAILABLE`: The service cannot answer right now (its database is unreachable or it is overloaded); try again shortly. */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Any other error, in the same shape. */
+      default: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
+  getChannel: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        instagram_id: number;
+        id: number;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Channel'];
+        };
+      };
+      /** @description `VALIDATION_FAILED`: The request is not valid. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `UNAUTHORIZED`: A valid token is required. */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `INSTAGRAM_NOT_FOUND`: No such Instagram account. `CHANNEL_NOT_FOUND`: Channel not found. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `TOO_MANY_REQUESTS`: Too many requests or login attempts; try again after Retry-After seconds. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `INTERNAL`: Something went wrong on our side. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `SERVICE_UNAVAILABLE`: The service cannot answer right now (its database is unreachable or it is overloaded); try again shortly. */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Any other error, in the same shape. */
+      default: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
+  replaceChannel: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        instagram_id: number;
+        id: number;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          /**
+           * @description `comment` (public reply), `dm` (private reply) or `hide`. Seed 002’s `like`, `follow`, `unfollow` → 400 `CHANNEL_ACTION_UNSUPPORTED` (4010); missing → 400 `CHANNEL_EMPTY_ACTION` (4100).
+           * @example comment
+           */
+          action?: string;
+          /**
+           * @description `comments`: comments left on the account’s own media (the default). `followers`, `subscriptions`, `likes`, `hashtag` → 400 `CHANNEL_TARGET_UNSUPPORTED` (4030).
+           * @example comments
+           */
+          target?: string;
+          /**
+           * @description The keyword a comment must contain (case-insensitive); empty: every comment. Required for `hide`.
+           * @example price
+           */
+          value?: string;
+          /**
+           * @description Reply templates, one picked at random per comment; `{username}` becomes the commenter’s name. Required for `comment` and `dm` (a `dm` text is at most 1000 characters).
+           * @example [
+           *       "Hi @{username}, the price is in your DMs!"
+           *     ]
+           */
+          comments?: string[];
+        };
+      };
+    };
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Channel'];
+        };
+      };
+      /** @description `CHANNEL_EMPTY_ACTION`: Empty action: say what the channel does (`comment`, `dm` or `hide`). `CHANNEL_ACTION_UNSUPPORTED`: Undefined action type: a channel can `comment`, `dm` or `hide`. `CHANNEL_TARGET_UNSUPPORTED`: Undefined target type: a channel acts on `comments` on the account’s own media. `VALIDATION_FAILED`: The request is not valid. `MALFORMED_JSON`: The request body is not valid JSON. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `UNAUTHORIZED`: A valid token is required. */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `INSTAGRAM_NOT_FOUND`: No such Instagram account. `CHANNEL_NOT_FOUND`: Channel not found. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `PAYLOAD_TOO_LARGE`: The request body is too large. */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `UNSUPPORTED_MEDIA_TYPE`: Send JSON with Content-Type: application/json. */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `TOO_MANY_REQUESTS`: Too many requests or login attempts; try again after Retry-After seconds. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `INTERNAL`: Something went wrong on our side. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `SERVICE_UNAVAILABLE`: The service cannot answer right now (its database is unreachable or it is overloaded); try again shortly. */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Any other error, in the same shape. */
+      default: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
+  deleteChannel: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        instagram_id: number;
+        id: number;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            id: number;
+            /** @constant */
+            deleted: true;
+          };
+        };
+      };
+      /** @description `VALIDATION_FAILED`: The request is not valid. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `UNAUTHORIZED`: A valid token is required. */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `INSTAGRAM_NOT_FOUND`: No such Instagram account. `CHANNEL_NOT_FOUND`: Channel not found. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `TOO_MANY_REQUESTS`: Too many requests or login attempts; try again after Retry-After seconds. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `INTERNAL`: Something went wrong on our side. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `SERVICE_UNAVAILABLE`: The service cannot answer right now (its database is unreachable or it is overloaded); try again shortly. */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Any other error, in the same shape. */
+      default: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
+  updateChannel: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        instagram_id: number;
+        id: number;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          /**
+           * @description `comment` (public reply), `dm` (private reply) or `hide`. Seed 002’s `like`, `follow`, `unfollow` → 400 `CHANNEL_ACTION_UNSUPPORTED` (4010); missing → 400 `CHANNEL_EMPTY_ACTION` (4100).
+           * @example comment
+           */
+          action?: string;
+          /**
+           * @description `comments`: comments left on the account’s own media (the default). `followers`, `subscriptions`, `likes`, `hashtag` → 400 `CHANNEL_TARGET_UNSUPPORTED` (4030).
+           * @example comments
+           */
+          target?: string;
+          /**
+           * @description The keyword a comment must contain (case-insensitive); empty: every comment. Required for `hide`.
+           * @example price
+           */
+          value?: string;
+          /**
+           * @description Reply templates, one picked at random per comment; `{username}` becomes the commenter’s name. Required for `comment` and `dm` (a `dm` text is at most 1000 characters).
+           * @example [
+           *       "Hi @{username}, the price is in your DMs!"
+           *     ]
+           */
+          comments?: string[];
+        };
+      };
+    };
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Channel'];
+        };
+      };
+      /** @description `CHANNEL_EMPTY_ACTION`: Empty action: say what the channel does (`comment`, `dm` or `hide`). `CHANNEL_ACTION_UNSUPPORTED`: Undefined action type: a channel can `comment`, `dm` or `hide`. `CHANNEL_TARGET_UNSUPPORTED`: Undefined target type: a channel acts on `comments` on the account’s own media. `VALIDATION_FAILED`: The request is not valid. `MALFORMED_JSON`: The request body is not valid JSON. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `UNAUTHORIZED`: A valid token is required. */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `INSTAGRAM_NOT_FOUND`: No such Instagram account. `CHANNEL_NOT_FOUND`: Channel not found. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `PAYLOAD_TOO_LARGE`: The request body is too large. */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `UNSUPPORTED_MEDIA_TYPE`: Send JSON with Content-Type: application/json. */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `TOO_MANY_REQUESTS`: Too many requests or login attempts; try again after Retry-After seconds. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `INTERNAL`: Something went wrong on our side. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `SERVICE_UNAVAILABLE`: The service cannot answer right now (its database is unreachable or it is overloaded); try again shortly. */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Any other error, in the same shape. */
+      default: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
+  startChannelLegacy: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        instagram_id: number;
+        id: number;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Channel'];
+        };
+      };
+      /** @description `VALIDATION_FAILED`: The request is not valid. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `UNAUTHORIZED`: A valid token is required. */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `INSTAGRAM_NOT_FOUND`: No such Instagram account. `CHANNEL_NOT_FOUND`: Channel not found. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `TOO_MANY_REQUESTS`: Too many requests or login attempts; try again after Retry-After seconds. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `INTERNAL`: Something went wrong on our side. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `SERVICE_UNAVAILABLE`: The service cannot answer right now (its database is unreachable or it is overloaded); try again shortly. */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Any other error, in the same shape. */
+      default: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
+  startChannel: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        instagram_id: number;
+        id: number;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Channel'];
+        };
+      };
+      /** @description `VALIDATION_FAILED`: The request is not valid. `MALFORMED_JSON`: The request body is not valid JSON. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `UNAUTHORIZED`: A valid token is required. */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `INSTAGRAM_NOT_FOUND`: No such Instagram account. `CHANNEL_NOT_FOUND`: Channel not found. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `PAYLOAD_TOO_LARGE`: The request body is too large. */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `UNSUPPORTED_MEDIA_TYPE`: Send JSON with Content-Type: application/json. */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `TOO_MANY_REQUESTS`: Too many requests or login attempts; try again after Retry-After seconds. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `INTERNAL`: Something went wrong on our side. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `SERVICE_UNAVAILABLE`: The service cannot answer right now (its database is unreachable or it is overloaded); try again shortly. */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Any other error, in the same shape. */
+      default: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
+  stopChannelLegacy: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        instagram_id: number;
+        id: number;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Channel'];
+        };
+      };
+      /** @description `VALIDATION_FAILED`: The request is not valid. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `UNAUTHORIZED`: A valid token is required. */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `INSTAGRAM_NOT_FOUND`: No such Instagram account. `CHANNEL_NOT_FOUND`: Channel not found. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `TOO_MANY_REQUESTS`: Too many requests or login attempts; try again after Retry-After seconds. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `INTERNAL`: Something went wrong on our side. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `SERVICE_UNAVAILABLE`: The service cannot answer right now (its database is unreachable or it is overloaded); try again shortly. */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Any other error, in the same shape. */
+      default: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
+  stopChannel: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        instagram_id: number;
+        id: number;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Channel'];
+        };
+      };
+      /** @description `VALIDATION_FAILED`: The request is not valid. `MALFORMED_JSON`: The request body is not valid JSON. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `UNAUTHORIZED`: A valid token is required. */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `INSTAGRAM_NOT_FOUND`: No such Instagram account. `CHANNEL_NOT_FOUND`: Channel not found. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `PAYLOAD_TOO_LARGE`: The request body is too large. */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `UNSUPPORTED_MEDIA_TYPE`: Send JSON with Content-Type: application/json. */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `TOO_MANY_REQUESTS`: Too many requests or login attempts; try again after Retry-After seconds. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `INTERNAL`: Something went wrong on our side. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `SERVICE_UNAVAILABLE`: The service cannot answer right now (its database is unreachable or it is overloaded); try again shortly. */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Any other error, in the same shape. */
+      default: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
+  listChannelActions: {
+    parameters: {
+      query?: {
+        limit?: number;
+        cursor?: string;
+      };
+      header?: never;
+      path: {
+        instagram_id: number;
+        id: number;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ChannelActionList'];
+        };
+      };
+      /** @description `VALIDATION_FAILED`: The request is not valid. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `UNAUTHORIZED`: A valid token is required. */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `INSTAGRAM_NOT_FOUND`: No such Instagram account. `CHANNEL_NOT_FOUND`: Channel not found. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `TOO_MANY_REQUESTS`: Too many requests or login attempts; try again after Retry-After seconds. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `INTERNAL`: Something went wrong on our side. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `SERVICE_UNAVAILABLE`: The service cannot answer right now (its database is unreachable or it is overloaded); try again shortly. */
       503: {
         headers: {
           [name: string]: unknown;
