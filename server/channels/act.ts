@@ -127,11 +127,8 @@ async function claim(deps: ActDeps, actionId: number, now: Date): Promise<Claime
         and (status in ('done', 'failed') or attempts > 0)`);
     const askedAt = asked.map((a) => new Date(a.slot_at));
     if (!mayActNow({ now, speed, window, asked: askedAt })) {
-      const planned = await tx.execute<{ slot_at: Date }>(sql`
-        select slot_at from channel_actions
-        where instagram_id = ${instagramId} and action = ${row.action} and id <> ${actionId}
-          and slot_at > ${new Date(now.getTime() - HOUR_MS).toISOString()}::timestamptz`);
-      const [slot] = planSlots({ now, speed, window, taken: planned.map((p) => new Date(p.slot_at)) }, 1);
+      // Planned again from what was really asked: the first moment the hour's budget and the window allow.
+      const [slot] = planSlots({ now, speed, window, taken: askedAt }, 1);
       await tx
         .update(channelActions)
         .set({ slotAt: slot ?? null })

@@ -5,6 +5,12 @@
  */
 
 const HOUR_MS = 3_600_000;
+/**
+ * A job starts a little after its slot, and an action counts from when Meta
+ * was asked: slots an hour apart get this much more, so the plan holds; the
+ * check before each action (mayActNow) is what guarantees the budget.
+ */
+const MARGIN_MS = 30_000;
 /** Every time zone's offset is a multiple of 15 minutes, so local hours begin on UTC quarter hours. */
 const QUARTER_MS = 15 * 60_000;
 
@@ -60,7 +66,7 @@ export function planSlots(
     let t = opts.now.getTime();
     const k = slots.length;
     if (k > 0) t = Math.max(t, slots[k - 1]!);
-    if (k >= opts.speed) t = Math.max(t, slots[k - opts.speed]! + HOUR_MS);
+    if (k >= opts.speed) t = Math.max(t, slots[k - opts.speed]! + HOUR_MS + MARGIN_MS);
     const at = nextOpen(new Date(t), opts.window);
     slots.push(at.getTime());
     planned.push(at);

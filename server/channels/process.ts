@@ -51,7 +51,9 @@ export function matches(
   // Our own comments and replies: answering them would answer our answers.
   if (c.own || c.from_id === channel.ig_user_id) return false;
   if (c.username && c.username.toLowerCase() === channel.account_username.toLowerCase()) return false;
-  if (new Date(c.commented_at).getTime() < new Date(channel.acting_since).getTime()) return false;
+  // Meta's times have whole seconds: a comment in the second the channel started counts.
+  const since = Math.floor(new Date(channel.acting_since).getTime() / 1000) * 1000;
+  if (new Date(c.commented_at).getTime() < since) return false;
   // Replies and private replies answer top-level comments; hiding covers replies too.
   if (channel.action !== 'hide' && c.parent_id !== null) return false;
   return channel.value === '' || c.text.toLowerCase().includes(channel.value.toLowerCase());

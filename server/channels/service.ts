@@ -106,7 +106,8 @@ export function toChannelOutput(r: ChannelWithCounts): ChannelOutput {
     target: 'comments',
     value: c.value,
     comments: c.comments,
-    state: c.state === 'start' && !r.queued ? 'empty' : c.state,
+    // `empty`: it has acted on what came and nothing waits; a channel that has seen nothing yet is `start`.
+    state: c.state === 'start' && r.targets > 0 && !r.queued ? 'empty' : c.state,
     leads_count: r.leads,
     targets_count: r.targets,
     followers_count: r.followers,
