@@ -18,6 +18,9 @@ export type Post = RouterOutputs['posts']['get'];
 export type CreatePostInput = RouterInputs['posts']['create'];
 export type Instagram = RouterOutputs['instagrams']['get'];
 export type ConnectInstagramInput = RouterInputs['instagrams']['create'];
+export type Channel = RouterOutputs['channels']['get'];
+export type CreateChannelInput = RouterInputs['channels']['create'];
+export type ChannelAction = RouterOutputs['channels']['actions']['items'][number];
 
 export interface ClientOptions {
   /** Server origin, e.g. `http://127.0.0.1:3000`. */
