@@ -5,6 +5,7 @@
  * `npm start` runs it); Meta is the fake Graph API with a set latency.
  * Every figure is a median over repeated runs where repeating is affordable.
  */
+import { channelsSuite } from './channels.ts';
 import { mediaSuite } from './media.ts';
 import { spawn } from 'node:child_process';
 import { execSync } from 'node:child_process';
@@ -643,6 +644,21 @@ function report(settings: Record<string, unknown>): string {
       '',
     );
   }
+  if (r.channels) {
+    const c = r.channels;
+    lines.push(
+      '## Channels',
+      '',
+      measured(c),
+      '',
+      `One \`npm start\` process (ROLE=all) and the fake Meta (${c.replyLag.graphLatencyMs} ms per call). Intake: ${c.intake.deliveries} signed deliveries of ${c.intake.changesPerDelivery} comment changes each to \`/webhooks/instagram\`, ${c.intake.inFlight} in flight; each is stored (one INSERT, duplicates ignored) before the answer. Lag: ${c.replyLag.samples} comments delivered one at a time to an account whose channel replies to them and whose budget allows it, timed from the webhook's answer (the comment stored) until the fake Meta has the reply. Target: every delivery answered in under 1 s.`,
+      '',
+      '| intake | answer time per delivery | reply lag |',
+      '|---|---|---|',
+      `| **${c.intake.changesPerSecond} changes/s** (${c.intake.deliveries * c.intake.changesPerDelivery} in ${c.intake.seconds} s) | p50 ${c.intake.answerMs.p50} ms, p99 ${c.intake.answerMs.p99} ms, max ${c.intake.answerMs.max} ms | p50 **${c.replyLag.p50} ms**, p99 **${c.replyLag.p99} ms** |`,
+      '',
+    );
+  }
   return lines.join('\n');
 }
 
@@ -928,6 +944,12 @@ async function main() {
       const url = await copyTemplate(adminUrl, template, 'bench_media');
       results.media = await mediaSuite(url, QUICK);
       log(JSON.stringify(results.media));
+    },
+    channels: async () => {
+      log('\n== Channels: webhook intake and reply lag');
+      const url = await copyTemplate(adminUrl, template, 'bench_channels');
+      results.channels = await channelsSuite(url, fake, QUICK);
+      log(JSON.stringify(results.channels));
     },
   };
   let commit = 'unknown';

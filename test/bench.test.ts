@@ -34,8 +34,18 @@ describe('npm run bench -- --quick', () => {
     }
     expect(results.memory.idleRssMb).toBeGreaterThan(0);
     expect(results.memory.peakRssMb).toBeGreaterThanOrEqual(results.memory.idleRssMb);
+    expect(results.channels.intake.changesPerSecond).toBeGreaterThan(0);
+    expect(results.channels.intake.answerMs.max).toBeLessThan(1000);
+    expect(results.channels.replyLag.p99).toBeGreaterThanOrEqual(results.channels.replyLag.p50);
     const report = readFileSync(path.join(out, 'REPORT.md'), 'utf8');
-    for (const heading of ['API overhead', 'Publish-time precision', 'Burst drain', 'Scale-out', 'Memory'])
+    for (const heading of [
+      'API overhead',
+      'Publish-time precision',
+      'Burst drain',
+      'Scale-out',
+      'Memory',
+      'Channels',
+    ])
       expect(report).toContain(`## ${heading}`);
   }, 300_000);
 });

@@ -85,7 +85,7 @@ describe('polling, for accounts without webhooks', () => {
         async () => (((await poll())?.interval ?? 0) >= 2 ? poll() : undefined),
         20_000,
       );
-      expect(slowed!.usage).toBeGreaterThanOrEqual(75);
+      expect(slowed.usage).toBeGreaterThanOrEqual(75);
       // Once Meta throttles the account, the next poll waits for its estimate (about an hour here).
       const job = await waitFor(
         'the poll pushed back',

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { planQueuedActions } from '../server/channels/queue.ts';
-import type { FakeAccount, FakeComment } from '../server/graph/fake-graph.ts';
+import type { FakeComment } from '../server/graph/fake-graph.ts';
 import { startPublisherEnv, waitFor, type PublisherEnv } from './helpers/publisher.ts';
 
 const VERIFY_TOKEN = 'verify-me-please-123';

@@ -14,7 +14,6 @@ import {
   type ChannelAction,
   type ChannelActionRow,
   type ChannelRow,
-  type InstagramRow,
 } from '../db/schema.ts';
 import { AppError, type FieldIssue } from '../errors.ts';
 import { getInstagramRow } from '../instagrams/service.ts';

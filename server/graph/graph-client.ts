@@ -194,7 +194,7 @@ function commentOf(c: Record<string, unknown>): GraphComment {
     username: str(c.username) ?? str(from.username),
     fromId: str(from.id),
     timestamp: parseGraphTime(c.timestamp),
-    parentId: str((c.parent_id as unknown) ?? (c.parent as { id?: unknown } | undefined)?.id),
+    parentId: str(c.parent_id ?? (c.parent as { id?: unknown } | undefined)?.id),
     hidden: c.hidden === true,
   };
 }
