@@ -14,7 +14,9 @@ describe('configuration', () => {
       GRAPH_API_URL: DEFAULT_GRAPH_API_URL,
       DATA_DIR: '.data',
       SESSION_TTL: 30 * 86_400,
+      COMMENT_POLL_INTERVAL: 300,
     });
+    expect(env.WEBHOOK_VERIFY_TOKEN).toBeUndefined();
     expect(env.DATABASE_URL).toBeUndefined();
   });
 
@@ -57,6 +59,11 @@ describe('configuration', () => {
     expect(() => parseEnv({ PORT: 'eighty', ROLE: 'boss', SESSION_TTL: 'forever' })).toThrow(
       /PORT:[\s\S]*ROLE:[\s\S]*SESSION_TTL: expected a duration/,
     );
+    expect(parseEnv({ COMMENT_POLL_INTERVAL: '90s' }).COMMENT_POLL_INTERVAL).toBe(90);
+    expect(() => parseEnv({ COMMENT_POLL_INTERVAL: 'often' })).toThrow(
+      /COMMENT_POLL_INTERVAL: expected a duration/,
+    );
+    expect(() => parseEnv({ WEBHOOK_VERIFY_TOKEN: 'short' })).toThrow(/WEBHOOK_VERIFY_TOKEN: use at least 8/);
   });
 
   it('makes npm start fail fast with a readable message that does not echo values', () => {

@@ -23,7 +23,7 @@ import { CHANNEL_ACTION_TASK, channelActionJobKey } from '../jobs/channels.ts';
 import type { Logger } from '../logger.ts';
 import { actionOf, errorOf } from '../publisher/run.ts';
 import { emitWebhookEvent } from '../webhooks/outbox.ts';
-import { mayActNow, planSlots } from './pace.ts';
+import { hourlyBudget, mayActNow, planSlots } from './pace.ts';
 import { toActionOutput } from './service.ts';
 
 const HOUR_MS = 3_600_000;
@@ -117,7 +117,7 @@ async function claim(deps: ActDeps, actionId: number, now: Date): Promise<Claime
     await tx.execute(
       sql`select pg_advisory_xact_lock(hashtextextended(${`channel-pace:${instagramId}`}, 0))`,
     );
-    const speed = { ...DEFAULT_SPEED, ...row.speed }[row.action];
+    const speed = hourlyBudget({ ...DEFAULT_SPEED, ...row.speed }, row.action);
     const window = { hours: row.hours, timezone: row.timezone };
     // Actions Meta was asked for (done, failed, or in flight) in the last hour.
     const asked = await tx.execute<{ slot_at: Date }>(sql`

@@ -14,6 +14,18 @@ const MARGIN_MS = 30_000;
 /** Every time zone's offset is a multiple of 15 minutes, so local hours begin on UTC quarter hours. */
 const QUARTER_MS = 15 * 60_000;
 
+/** Meta's own hourly limits per account, below any speed set higher (docs/graph-api.md: 750 private replies). */
+export const META_HOURLY_CAP: Record<'comment' | 'dm' | 'hide', number> = {
+  comment: Infinity,
+  dm: 750,
+  hide: Infinity,
+};
+
+/** The account's `speed` for a kind of action, within Meta's own limit. */
+export function hourlyBudget(speed: Record<string, number>, kind: 'comment' | 'dm' | 'hide'): number {
+  return Math.min(speed[kind] ?? 0, META_HOURLY_CAP[kind]);
+}
+
 export interface Window {
   /** Hours of the day, 0–24; min == max: all day; min > max: across midnight (22 → 6). */
   hours: { min: number; max: number };

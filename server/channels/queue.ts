@@ -9,7 +9,7 @@ import type { Tx } from '../db/client.ts';
 import { instagrams, type ChannelAction } from '../db/schema.ts';
 import { DEFAULT_SPEED } from '../instagrams/schemas.ts';
 import { CHANNEL_ACTION_TASK, channelActionJobKey, schedulePoll } from '../jobs/channels.ts';
-import { planSlots } from './pace.ts';
+import { hourlyBudget, planSlots } from './pace.ts';
 
 /** Jobs of queued actions that were never sent, and their places in the budget, are given up. */
 export async function unplan(tx: Tx, where: SQL) {
@@ -76,7 +76,7 @@ export async function planQueuedActions(
     const slots = planSlots(
       {
         now,
-        speed: speed[kind],
+        speed: hourlyBudget(speed, kind),
         window,
         taken: taken.filter((t) => t.action === kind).map((t) => new Date(t.slot_at)),
       },
