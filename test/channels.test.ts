@@ -406,12 +406,28 @@ describe('pace', () => {
     const [queued] = await actions(a.id, ch.id);
     expect(queued).toMatchObject({ status: 'queued', error: null });
     expect(repliesTo(c)).toHaveLength(0);
+    // The account's posts wait too.
+    const post = await env.api('POST', '/posts', {
+      body: {
+        instagram_id: a.id,
+        content_type: 'Photo',
+        url: 'https://cdn.example.com/p.jpg',
+        caption: `held ${a.id}`,
+      },
+      token: env.token,
+    });
+    expect(post.status).toBe(201);
+    await waitFor('the post held', async () => {
+      const events = await env.api('GET', `/posts/${post.body.id}/events`, { token: env.token });
+      return (events.body.items as { type: string }[]).some((e) => e.type === 'held');
+    });
     const fresh = env.fake.tokenFor(a.fake.igUserId, 'ig_long');
     expect(
       (await env.api('PATCH', `/instagrams/${a.id}`, { body: { token: fresh }, token: env.token })).status,
     ).toBe(200);
     await waitFor('the reply', () => repliesTo(c).length > 0);
     expect((await actions(a.id, ch.id))[0]).toMatchObject({ status: 'done' });
+    await waitFor('the post published', () => env.fake.mediaWithCaption(`held ${a.id}`).length === 1);
   });
 });
 

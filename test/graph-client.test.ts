@@ -5,6 +5,7 @@ import {
   containerForm,
   createGraphClient,
   parseGraphTime,
+  readUsageHeaders,
   type ContainerParams,
 } from '../server/graph/graph-client.ts';
 
@@ -47,6 +48,9 @@ describe('classifying Graph errors (docs/graph-api.md)', () => {
     [17, null, 'retry_later', 'GRAPH_RATE_LIMITED'],
     [32, null, 'retry_later', 'GRAPH_RATE_LIMITED'],
     [613, null, 'retry_later', 'GRAPH_RATE_LIMITED'],
+    [80002, null, 'retry_later', 'GRAPH_RATE_LIMITED'],
+    [10, 2534022, 'permanent', 'GRAPH_ACTION_REFUSED'],
+    [10900, null, 'permanent', 'GRAPH_ACTION_REFUSED'],
     [9007, 2207027, 'poll', 'GRAPH_CONTAINER_NOT_READY'],
     [24, 2207008, 'new_container', 'GRAPH_CONTAINER_EXPIRED'],
     [-2, 2207020, 'new_container', 'GRAPH_CONTAINER_EXPIRED'],
@@ -88,6 +92,25 @@ describe('Graph timestamps', () => {
     expect(parseGraphTime('2026-11-22T17:00:00+0000')!.toISOString()).toBe('2026-11-22T17:00:00.000Z');
     expect(parseGraphTime('2026-11-22T19:00:00+0200')!.toISOString()).toBe('2026-11-22T17:00:00.000Z');
     expect(parseGraphTime('garbage')).toBeNull();
+  });
+});
+
+describe('Meta’s rate-limit headers', () => {
+  it('reads the highest figure of X-App-Usage and of each business in X-Business-Use-Case-Usage', () => {
+    const read = readUsageHeaders(
+      new Headers({
+        'x-app-usage': '{"call_count":28,"total_time":25,"total_cputime":31}',
+        'x-business-use-case-usage':
+          '{"17841400000000001":[{"type":"instagram","call_count":97,"total_cputime":23,"total_time":23,"estimated_time_to_regain_access":4}]}',
+      }),
+    );
+    expect(read.app).toBe(31);
+    expect(read.business.get('17841400000000001')).toEqual({ percent: 97, regainMinutes: 4 });
+  });
+
+  it('ignores headers it cannot read', () => {
+    const read = readUsageHeaders(new Headers({ 'x-app-usage': 'nope', 'x-business-use-case-usage': '[1' }));
+    expect(read).toEqual({ app: null, business: new Map() });
   });
 });
 

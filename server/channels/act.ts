@@ -24,6 +24,7 @@ import type { Logger } from '../logger.ts';
 import { actionOf, errorOf } from '../publisher/run.ts';
 import { emitWebhookEvent } from '../webhooks/outbox.ts';
 import { hourlyBudget, mayActNow, planSlots } from './pace.ts';
+import { planQueuedActions } from './queue.ts';
 import { toActionOutput } from './service.ts';
 
 const HOUR_MS = 3_600_000;
@@ -216,6 +217,8 @@ async function failed(deps: ActDeps, a: Claimed, error: unknown, log: Logger): P
         .set({ slotAt: null, attempts: sql`${channelActions.attempts} - 1` })
         .where(eq(channelActions.id, a.id));
       await suspectInstagram(tx, a.instagramId, reason, { now, ifToken: a.tokenCiphertext });
+      // Meta judged a token the account no longer has: still started, the action goes back in line.
+      await planQueuedActions(tx, a.instagramId, now, 'append');
       return;
     }
     if ((action === 'retry' || action === 'retry_later') && a.attempts < MAX_TRIES) {

@@ -14,7 +14,7 @@ import { describeError, type Logger } from '../logger.ts';
 import { requestIdOf } from '../http/request-id.ts';
 
 /** A comment as both paths bring it. */
-export interface IncomingComment {
+export type IncomingComment = {
   ig_user_id: string;
   comment_id: string;
   media_id: string | null;
@@ -25,7 +25,7 @@ export interface IncomingComment {
   /** Written by the account itself: never acted on. */
   own: boolean;
   commented_at: string;
-}
+};
 
 /**
  * Stores the comments of accounts we know (others are dropped) and, when any

@@ -10,22 +10,12 @@ import { sql } from 'drizzle-orm';
 import type { Db } from '../db/client.ts';
 import type { ChannelAction } from '../db/schema.ts';
 import type { Logger } from '../logger.ts';
+import type { IncomingComment } from './intake.ts';
 import { planQueuedActions } from './queue.ts';
 
 const BATCH = 500;
 
-type StoredComment = {
-  id: string;
-  ig_user_id: string;
-  comment_id: string;
-  media_id: string | null;
-  parent_id: string | null;
-  from_id: string | null;
-  username: string | null;
-  text: string;
-  own: boolean;
-  commented_at: string;
-};
+type StoredComment = IncomingComment & { id: string };
 
 type StartedChannel = {
   id: string;

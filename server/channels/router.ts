@@ -50,6 +50,30 @@ const start = (ctx: AuthedContext, input: { instagram_id: number; id: number }) 
 const stop = (ctx: AuthedContext, input: { instagram_id: number; id: number }) =>
   ctx.db.transaction((tx) => stopChannel(tx, ctx.user.id, ids(input)));
 
+/** `POST …/{id}/start|stop`, and seed 002's GET on the same path (deprecated in openapi.json). */
+function stateRoute(
+  verb: 'start' | 'stop',
+  text: { summary: string; description: string },
+  opts: { legacy?: boolean } = {},
+) {
+  return authedProcedure
+    .meta({
+      openapi: {
+        method: opts.legacy ? 'GET' : 'POST',
+        path: `${BASE}/{id}/${verb}`,
+        operationId: `${verb}Channel${opts.legacy ? 'Legacy' : ''}`,
+        summary: opts.legacy ? `${text.summary} (seed 002's GET)` : text.summary,
+        description: opts.legacy ? `Use POST. ${text.description}` : text.description,
+        ...(opts.legacy ? { deprecated: true } : {}),
+        tags: TAGS,
+        protect: true,
+      },
+      errors: ['INSTAGRAM_NOT_FOUND', 'CHANNEL_NOT_FOUND'],
+    })
+    .input(ZChannelIdInput)
+    .output(ZChannel);
+}
+
 export const channelsRouter = router({
   create: authedProcedure
     .meta({
@@ -149,73 +173,10 @@ export const channelsRouter = router({
       );
     }),
 
-  start: authedProcedure
-    .meta({
-      openapi: {
-        method: 'POST',
-        path: `${BASE}/{id}/start`,
-        operationId: 'startChannel',
-        ...START,
-        tags: TAGS,
-        protect: true,
-      },
-      errors: ['INSTAGRAM_NOT_FOUND', 'CHANNEL_NOT_FOUND'],
-    })
-    .input(ZChannelIdInput)
-    .output(ZChannel)
-    .mutation(({ ctx, input }) => start(ctx, input)),
-
-  startLegacy: authedProcedure
-    .meta({
-      openapi: {
-        method: 'GET',
-        path: `${BASE}/{id}/start`,
-        operationId: 'startChannelLegacy',
-        summary: `${START.summary} (seed 002's GET)`,
-        description: `Use POST. ${START.description}`,
-        deprecated: true,
-        tags: TAGS,
-        protect: true,
-      },
-      errors: ['INSTAGRAM_NOT_FOUND', 'CHANNEL_NOT_FOUND'],
-    })
-    .input(ZChannelIdInput)
-    .output(ZChannel)
-    .query(({ ctx, input }) => start(ctx, input)),
-
-  stop: authedProcedure
-    .meta({
-      openapi: {
-        method: 'POST',
-        path: `${BASE}/{id}/stop`,
-        operationId: 'stopChannel',
-        ...STOP,
-        tags: TAGS,
-        protect: true,
-      },
-      errors: ['INSTAGRAM_NOT_FOUND', 'CHANNEL_NOT_FOUND'],
-    })
-    .input(ZChannelIdInput)
-    .output(ZChannel)
-    .mutation(({ ctx, input }) => stop(ctx, input)),
-
-  stopLegacy: authedProcedure
-    .meta({
-      openapi: {
-        method: 'GET',
-        path: `${BASE}/{id}/stop`,
-        operationId: 'stopChannelLegacy',
-        summary: `${STOP.summary} (seed 002's GET)`,
-        description: `Use POST. ${STOP.description}`,
-        deprecated: true,
-        tags: TAGS,
-        protect: true,
-      },
-      errors: ['INSTAGRAM_NOT_FOUND', 'CHANNEL_NOT_FOUND'],
-    })
-    .input(ZChannelIdInput)
-    .output(ZChannel)
-    .query(({ ctx, input }) => stop(ctx, input)),
+  start: stateRoute('start', START).mutation(({ ctx, input }) => start(ctx, input)),
+  startLegacy: stateRoute('start', START, { legacy: true }).query(({ ctx, input }) => start(ctx, input)),
+  stop: stateRoute('stop', STOP).mutation(({ ctx, input }) => stop(ctx, input)),
+  stopLegacy: stateRoute('stop', STOP, { legacy: true }).query(({ ctx, input }) => stop(ctx, input)),
 
   actions: authedProcedure
     .meta({
