@@ -24,7 +24,7 @@ import type { Logger } from '../logger.ts';
 import { actionOf, errorOf } from '../publisher/run.ts';
 import { emitWebhookEvent } from '../webhooks/outbox.ts';
 import { hourlyBudget, mayActNow, planSlots } from './pace.ts';
-import { planQueuedActions } from './queue.ts';
+import { lockPace, planQueuedActions } from './queue.ts';
 import { toActionOutput } from './service.ts';
 
 const HOUR_MS = 3_600_000;
@@ -66,6 +66,13 @@ async function addJob(db: Pick<Db, 'execute'>, actionId: number, runAt: Date) {
 /** Decides, under the account's pace lock, whether the action goes to Meta now; counts the try if so. */
 async function claim(deps: ActDeps, actionId: number, now: Date): Promise<Claimed | null> {
   return deps.db.transaction(async (tx) => {
+    const [owner] = await tx
+      .select({ instagramId: channelActions.instagramId })
+      .from(channelActions)
+      .where(eq(channelActions.id, actionId));
+    if (!owner) return null;
+    // The account's pace lock before the row's (queue.ts: lockPace).
+    await lockPace(tx, owner.instagramId);
     const [row] = await tx.execute<{
       id: string;
       channel_id: string;
@@ -115,9 +122,6 @@ async function claim(deps: ActDeps, actionId: number, now: Date): Promise<Claime
         .where(eq(channelActions.id, actionId));
       return null;
     }
-    await tx.execute(
-      sql`select pg_advisory_xact_lock(hashtextextended(${`channel-pace:${instagramId}`}, 0))`,
-    );
     const speed = hourlyBudget({ ...DEFAULT_SPEED, ...row.speed }, row.action);
     const window = { hours: row.hours, timezone: row.timezone };
     // Actions Meta was asked for (done, failed, or in flight) in the last hour.

@@ -11,8 +11,18 @@ import { DEFAULT_SPEED } from '../instagrams/schemas.ts';
 import { CHANNEL_ACTION_TASK, channelActionJobKey, schedulePoll } from '../jobs/channels.ts';
 import { hourlyBudget, planSlots } from './pace.ts';
 
-/** Jobs of queued actions that were never sent, and their places in the budget, are given up. */
-export async function unplan(tx: Tx, where: SQL) {
+/**
+ * The lock that makes everything touching an account's slots take turns.
+ * Always taken before any channel_actions row lock of the account (claims
+ * in act.ts too), so two transactions never wait on each other in a circle.
+ */
+export async function lockPace(tx: Pick<Tx, 'execute'>, instagramId: number): Promise<void> {
+  await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`channel-pace:${instagramId}`}, 0))`);
+}
+
+/** Jobs of the account's queued actions that were never sent, and their places in the budget, are given up. */
+export async function unplan(tx: Tx, instagramId: number, where: SQL) {
+  await lockPace(tx, instagramId);
   await tx.execute(sql`
     with paused as (
       update channel_actions a set slot_at = null
@@ -46,7 +56,7 @@ export async function planQueuedActions(
   now: Date,
   mode: 'append' | 'all',
 ): Promise<number> {
-  await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`channel-pace:${instagramId}`}, 0))`);
+  await lockPace(tx, instagramId);
   const [account] = await tx.select().from(instagrams).where(eq(instagrams.id, instagramId));
   if (!account || account.state !== 'start') return 0;
   const pending = await tx.execute<{ id: string; action: ChannelAction }>(sql`
@@ -100,7 +110,8 @@ export async function planQueuedActions(
         run_at := planned.at, job_key := ${channelActionJobKey('')} || planned.id,
         job_key_mode := 'replace', max_attempts := 10)
       from planned`);
-  if (waiting.length > 0) await unplan(tx, sql`a.id = any(${`{${waiting.join(',')}}`}::bigint[])`);
+  if (waiting.length > 0)
+    await unplan(tx, instagramId, sql`a.id = any(${`{${waiting.join(',')}}`}::bigint[])`);
   return ids.length;
 }
 
@@ -112,5 +123,5 @@ export async function resumeChannels(tx: Tx, instagramId: number, now: Date): Pr
 
 /** The account stops or is suspected: queued actions that were never sent give up their slots. */
 export async function pauseChannels(tx: Tx, instagramId: number): Promise<void> {
-  await unplan(tx, sql`a.instagram_id = ${instagramId}`);
+  await unplan(tx, instagramId, sql`a.instagram_id = ${instagramId}`);
 }

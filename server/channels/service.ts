@@ -240,7 +240,7 @@ export async function stopChannel(
   const current = await lockChannel(tx, ownerId, ids.instagramId, ids.id);
   if (current.state !== 'stop') {
     await tx.update(channels).set({ state: 'stop', updatedAt: now }).where(eq(channels.id, current.id));
-    await unplan(tx, sql`a.channel_id = ${current.id}`);
+    await unplan(tx, current.instagramId, sql`a.channel_id = ${current.id}`);
   }
   return getChannel(tx, ownerId, ids.instagramId, ids.id);
 }
