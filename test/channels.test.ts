@@ -441,7 +441,7 @@ describe('channel routes', () => {
       });
       expect(res.status).toBe(400);
       expect(res.body).toMatchObject({ code: 'CHANNEL_ACTION_UNSUPPORTED', number: 4010 });
-      expect(res.body.message).toContain(
+      expect(res.body.message).toBe(
         "Instagram's official API has no like/follow/unfollow, and automating them breaks Instagram's Terms of Use.",
       );
     }
@@ -489,6 +489,9 @@ describe('channel routes', () => {
     const base = `/instagrams/${a.id}/channels/${ch.id}`;
     const patched = await env.api('PATCH', `${base}/`, { body: { comments: ['b', 'c'] }, token: env.token });
     expect(patched.body).toMatchObject({ action: 'comment', value: 'price', comments: ['b', 'c'] });
+    const refused = await env.api('PATCH', base, { body: { action: 'follow' }, token: env.token });
+    expect(refused.body).toMatchObject({ code: 'CHANNEL_ACTION_UNSUPPORTED', number: 4010 });
+    expect((await getChannel(a.id, ch.id)).action).toBe('comment');
     const put = await env.api('PUT', base, { body: { action: 'hide', value: 'spam' }, token: env.token });
     expect(put.body).toMatchObject({ action: 'hide', value: 'spam', comments: [] });
     const putEmpty = await env.api('PUT', base, { body: { value: 'spam' }, token: env.token });

@@ -42,7 +42,7 @@ export function checkedFields(input: ChannelFields): {
   const action = input.action?.trim().toLowerCase() ?? '';
   if (action === '') throw new AppError('CHANNEL_EMPTY_ACTION');
   if (['like', 'follow', 'unfollow'].includes(action))
-    throw new AppError('CHANNEL_ACTION_UNSUPPORTED', `\`${action}\` cannot be automated: ${TERMS}`);
+    throw new AppError('CHANNEL_ACTION_UNSUPPORTED', TERMS);
   if (action !== 'comment' && action !== 'dm' && action !== 'hide')
     throw new AppError(
       'CHANNEL_ACTION_UNSUPPORTED',
