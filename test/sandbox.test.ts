@@ -107,5 +107,44 @@ describe('GRAPH_API_URL=sandbox', () => {
       20_000,
     );
     expect(done.permalink).toMatch(/^https:\/\/www\.instagram\.com\/p\//);
+
+    // Channels: a simulated comment on the account's newest post is answered.
+    const channel = await api('POST', `/instagrams/${instagramId}/channels`, {
+      body: { action: 'comment', value: 'price', comments: ['Hi @{username}, check your DMs'] },
+      token: user.token,
+    });
+    expect(channel.status).toBe(201);
+    const comment = await fetch(`${base}/sandbox/comments`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${user.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        instagram_id: instagramId,
+        text: 'What is the price?',
+        username: 'sandbox_fan',
+      }),
+    });
+    expect(comment.status).toBe(201);
+    const actions = await waitFor(
+      'the sandbox reply',
+      async () => {
+        const res = await api('GET', `/instagrams/${instagramId}/channels/${channel.body.id}/actions`, {
+          token: user.token,
+        });
+        return res.body.items[0]?.status === 'done' ? res.body.items : undefined;
+      },
+      20_000,
+    );
+    expect(actions[0]).toMatchObject({
+      username: 'sandbox_fan',
+      action: 'comment',
+      result_id: expect.any(String),
+    });
+    const stranger = await userWithToken(database.db);
+    const refused = await fetch(`${base}/sandbox/comments`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${stranger.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ instagram_id: instagramId, text: 'not mine' }),
+    });
+    expect(refused.status).toBe(404);
   });
 });

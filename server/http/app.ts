@@ -13,6 +13,7 @@ import type { FakeGraph } from '../graph/fake-graph.ts';
 import { createMeta, type MetaClient } from '../instagrams/meta.ts';
 import { oauthCallback } from '../instagrams/oauth.ts';
 import { receiveDelivery, verifySubscription } from '../channels/intake.ts';
+import { sandboxComment } from '../channels/sandbox.ts';
 import { ROBOTS_TXT, serveMedia } from '../media/serve.ts';
 import { postgresMediaStore, type MediaStore } from '../media/store.ts';
 import { uploadHandler } from '../media/upload.ts';
@@ -180,6 +181,11 @@ export function createApp(deps: AppDeps): express.Express {
 
   if (deps.sandbox) {
     const fake = deps.sandbox;
+    app.post(
+      '/sandbox/comments',
+      express.json({ limit: MAX_BODY_BYTES }),
+      sandboxComment({ fake, createContext }),
+    );
     app.use('/sandbox/meta', (req, res) => {
       void fake.handle(req, res);
     });
