@@ -3,7 +3,8 @@
  * webhook (the server has no verify token or app secret, or Meta did not
  * confirm `subscribed_apps`): while the account has started channels, its
  * recent media's comments are read every COMMENT_POLL_INTERVAL and stored
- * like a webhook's. Only media whose `comments_count` changed are read.
+ * like a webhook's: the newest post's first page every round, the others
+ * only when their `comments_count` changed.
  * Meta's rate-limit headers set the pace: past 75 % of the allowance the
  * interval doubles, past 90 % (or when Meta says to wait) the round stops
  * and the next waits four intervals or Meta's estimate, whichever is longer.
@@ -77,7 +78,8 @@ async function readRound(
   };
   const media = await graph.mediaComments(account.igUserId, token, RECENT_MEDIA);
   for (const [i, m] of media.entries()) {
-    if (counts[m.id] === m.commentsCount) {
+    // The newest post is read every round: a comment deleted and another added leave its count equal.
+    if (i > 0 && counts[m.id] === m.commentsCount) {
       next[m.id] = m.commentsCount;
       continue;
     }
