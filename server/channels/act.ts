@@ -19,7 +19,7 @@ import type { MetaClient } from '../instagrams/meta.ts';
 import { suspectInstagram } from '../instagrams/service.ts';
 import { DEFAULT_SPEED } from '../instagrams/schemas.ts';
 import { suspicionOf } from '../instagrams/suspicion.ts';
-import { CHANNEL_ACTION_TASK, channelActionJobKey } from '../jobs/channels.ts';
+import { scheduleChannelAction } from '../jobs/channels.ts';
 import type { Logger } from '../logger.ts';
 import { actionOf, errorOf } from '../publisher/run.ts';
 import { emitWebhookEvent } from '../webhooks/outbox.ts';
@@ -55,12 +55,6 @@ interface Claimed {
   tokenKeyId: string;
   tokenCiphertext: string;
   loginType: 'instagram' | 'facebook';
-}
-
-async function addJob(db: Pick<Db, 'execute'>, actionId: number, runAt: Date) {
-  await db.execute(sql`select graphile_worker.add_job(${CHANNEL_ACTION_TASK},
-    json_build_object('actionId', ${actionId}::bigint), run_at := ${runAt.toISOString()}::timestamptz,
-    job_key := ${channelActionJobKey(actionId)}, job_key_mode := 'replace', max_attempts := 10)`);
 }
 
 /** Decides, under the account's pace lock, whether the action goes to Meta now; counts the try if so. */
@@ -138,7 +132,7 @@ async function claim(deps: ActDeps, actionId: number, now: Date): Promise<Claime
         .update(channelActions)
         .set({ slotAt: slot ?? null })
         .where(eq(channelActions.id, actionId));
-      if (slot) await addJob(tx, actionId, slot);
+      if (slot) await scheduleChannelAction(tx, actionId, slot);
       return null;
     }
     const [counted] = await tx
@@ -230,7 +224,7 @@ async function failed(deps: ActDeps, a: Claimed, error: unknown, log: Logger): P
       const regain = deps.meta.graph[a.loginType].usage(a.igUserId).regainMinutes * 60_000;
       const wait = Math.max(first * 3 ** (a.attempts - 1) * (action === 'retry_later' ? 10 : 1), regain);
       log.warn({ attempts: a.attempts, err: problem }, 'channel action not done yet; trying again');
-      await addJob(tx, a.id, new Date(now.getTime() + wait));
+      await scheduleChannelAction(tx, a.id, new Date(now.getTime() + wait));
       return;
     }
     const [row] = await tx

@@ -115,7 +115,7 @@ export async function planQueuedActions(
   return ids.length;
 }
 
-/** The account starts (or is reconnected, or its pace changed): its channels' queued actions go back in line. */
+/** The account (or a channel) starts, or is reconnected: comments are fetched and queued actions go back in line. */
 export async function resumeChannels(tx: Tx, instagramId: number, now: Date): Promise<number> {
   await ensureFeed(tx, instagramId, now);
   return planQueuedActions(tx, instagramId, now, 'all');

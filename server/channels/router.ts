@@ -9,6 +9,7 @@ import {
   ZCreateChannelInput,
   ZDeletedChannel,
   ZUpdateChannelInput,
+  type UpdateChannelInput,
 } from './schemas.ts';
 import {
   createChannel,
@@ -45,6 +46,12 @@ const STOP = {
   description: 'Nothing more is done; queued actions wait for `start`.',
 };
 
+const edit = (ctx: AuthedContext, input: UpdateChannelInput, mode: 'patch' | 'replace') => {
+  const { instagram_id, id, ...fields } = input;
+  return ctx.db.transaction((tx) =>
+    updateChannel(tx, ctx.user.id, { instagramId: instagram_id, id }, fields, mode),
+  );
+};
 const start = (ctx: AuthedContext, input: { instagram_id: number; id: number }) =>
   ctx.db.transaction((tx) => startChannel(tx, ctx.user.id, ids(input)));
 const stop = (ctx: AuthedContext, input: { instagram_id: number; id: number }) =>
@@ -144,12 +151,7 @@ export const channelsRouter = router({
     })
     .input(ZUpdateChannelInput)
     .output(ZChannel)
-    .mutation(({ ctx, input }) => {
-      const { instagram_id, id, ...fields } = input;
-      return ctx.db.transaction((tx) =>
-        updateChannel(tx, ctx.user.id, { instagramId: instagram_id, id }, fields, 'patch'),
-      );
-    }),
+    .mutation(({ ctx, input }) => edit(ctx, input, 'patch')),
 
   replace: authedProcedure
     .meta({
@@ -166,12 +168,7 @@ export const channelsRouter = router({
     })
     .input(ZUpdateChannelInput)
     .output(ZChannel)
-    .mutation(({ ctx, input }) => {
-      const { instagram_id, id, ...fields } = input;
-      return ctx.db.transaction((tx) =>
-        updateChannel(tx, ctx.user.id, { instagramId: instagram_id, id }, fields, 'replace'),
-      );
-    }),
+    .mutation(({ ctx, input }) => edit(ctx, input, 'replace')),
 
   start: stateRoute('start', START).mutation(({ ctx, input }) => start(ctx, input)),
   startLegacy: stateRoute('start', START, { legacy: true }).query(({ ctx, input }) => start(ctx, input)),

@@ -44,6 +44,7 @@ export const ZChannelsInput = z.object({ instagram_id: ZId }).strict();
 export const ZChannelIdInput = z.object({ instagram_id: ZId, id: ZId }).strict();
 export const ZCreateChannelInput = z.object({ instagram_id: ZId, ...fields }).strict();
 export const ZUpdateChannelInput = z.object({ instagram_id: ZId, id: ZId, ...fields }).strict();
+export type UpdateChannelInput = z.infer<typeof ZUpdateChannelInput>;
 export type ChannelFields = Omit<z.infer<typeof ZCreateChannelInput>, 'instagram_id'>;
 
 export const ZChannel = z

@@ -20,7 +20,7 @@ import { getInstagramRow } from '../instagrams/service.ts';
 import { channelActionJobKey } from '../jobs/channels.ts';
 import { decodeIdCursor, encodeIdCursor } from '../lib/cursor.ts';
 import { formatInstant } from '../lib/time.ts';
-import { ensureFeed, planQueuedActions, unplan } from './queue.ts';
+import { ensureFeed, resumeChannels, unplan } from './queue.ts';
 import { MAX_DM_CHARS, type ChannelActionOutput, type ChannelFields, type ChannelOutput } from './schemas.ts';
 
 const TERMS =
@@ -130,6 +130,13 @@ async function selectChannels(db: DbOrTx, ownerId: number, instagramId: number, 
     .orderBy(channels.id);
 }
 
+/** The channel with its counters; the account is already known to be the caller's. */
+async function readChannel(db: DbOrTx, ownerId: number, instagramId: number, id: number) {
+  const [row] = await selectChannels(db, ownerId, instagramId, id);
+  if (!row) throw new AppError('CHANNEL_NOT_FOUND');
+  return toChannelOutput(row);
+}
+
 export async function getChannel(
   db: DbOrTx,
   ownerId: number,
@@ -137,9 +144,7 @@ export async function getChannel(
   id: number,
 ): Promise<ChannelOutput> {
   await getInstagramRow(db, ownerId, instagramId);
-  const [row] = await selectChannels(db, ownerId, instagramId, id);
-  if (!row) throw new AppError('CHANNEL_NOT_FOUND');
-  return toChannelOutput(row);
+  return readChannel(db, ownerId, instagramId, id);
 }
 
 export async function listChannels(db: DbOrTx, ownerId: number, instagramId: number) {
@@ -147,17 +152,27 @@ export async function listChannels(db: DbOrTx, ownerId: number, instagramId: num
   return { items: (await selectChannels(db, ownerId, instagramId)).map(toChannelOutput) };
 }
 
-/** The caller's channel of the caller's account, locked; 404 for anyone else's. */
-async function lockChannel(tx: Tx, ownerId: number, instagramId: number, id: number): Promise<ChannelRow> {
-  await getInstagramRow(tx, ownerId, instagramId);
-  const [row] = await tx
+/** The caller's channel of the caller's account (locked in a transaction that writes it); 404 for anyone else's. */
+async function channelRow(
+  db: DbOrTx,
+  ownerId: number,
+  ids: { instagramId: number; id: number },
+  lock: boolean,
+): Promise<ChannelRow> {
+  await getInstagramRow(db, ownerId, ids.instagramId);
+  const query = db
     .select()
     .from(channels)
-    .where(and(eq(channels.id, id), eq(channels.instagramId, instagramId), eq(channels.ownerId, ownerId)))
-    .for('update');
+    .where(
+      and(eq(channels.id, ids.id), eq(channels.instagramId, ids.instagramId), eq(channels.ownerId, ownerId)),
+    );
+  const [row] = lock ? await query.for('update') : await query;
   if (!row) throw new AppError('CHANNEL_NOT_FOUND');
   return row;
 }
+
+const lockChannel = (tx: Tx, ownerId: number, ids: { instagramId: number; id: number }) =>
+  channelRow(tx, ownerId, ids, true);
 
 export async function createChannel(
   tx: Tx,
@@ -181,7 +196,7 @@ export async function createChannel(
     })
     .returning();
   await ensureFeed(tx, instagramId, now);
-  return getChannel(tx, ownerId, instagramId, row!.id);
+  return readChannel(tx, ownerId, instagramId, row!.id);
 }
 
 /** PUT replaces every field (what is left out is empty); PATCH changes those sent. */
@@ -193,7 +208,7 @@ export async function updateChannel(
   mode: 'patch' | 'replace',
   now = new Date(),
 ): Promise<ChannelOutput> {
-  const current = await lockChannel(tx, ownerId, ids.instagramId, ids.id);
+  const current = await lockChannel(tx, ownerId, ids);
   const merged: ChannelFields =
     mode === 'replace'
       ? input
@@ -208,7 +223,7 @@ export async function updateChannel(
     .update(channels)
     .set({ ...fields, updatedAt: now })
     .where(eq(channels.id, current.id));
-  return getChannel(tx, ownerId, ids.instagramId, ids.id);
+  return readChannel(tx, ownerId, ids.instagramId, ids.id);
 }
 
 /** `start`: acts on comments made from now on, and its queued actions go back in line. */
@@ -218,16 +233,15 @@ export async function startChannel(
   ids: { instagramId: number; id: number },
   now = new Date(),
 ): Promise<ChannelOutput> {
-  const current = await lockChannel(tx, ownerId, ids.instagramId, ids.id);
+  const current = await lockChannel(tx, ownerId, ids);
   if (current.state !== 'start') {
     await tx
       .update(channels)
       .set({ state: 'start', actingSince: now, updatedAt: now })
       .where(eq(channels.id, current.id));
-    await planQueuedActions(tx, ids.instagramId, now, 'all');
+    await resumeChannels(tx, ids.instagramId, now);
   }
-  await ensureFeed(tx, ids.instagramId, now);
-  return getChannel(tx, ownerId, ids.instagramId, ids.id);
+  return readChannel(tx, ownerId, ids.instagramId, ids.id);
 }
 
 /** `stop`: nothing more is done; queued actions wait for `start`. */
@@ -237,12 +251,12 @@ export async function stopChannel(
   ids: { instagramId: number; id: number },
   now = new Date(),
 ): Promise<ChannelOutput> {
-  const current = await lockChannel(tx, ownerId, ids.instagramId, ids.id);
+  const current = await lockChannel(tx, ownerId, ids);
   if (current.state !== 'stop') {
     await tx.update(channels).set({ state: 'stop', updatedAt: now }).where(eq(channels.id, current.id));
     await unplan(tx, current.instagramId, sql`a.channel_id = ${current.id}`);
   }
-  return getChannel(tx, ownerId, ids.instagramId, ids.id);
+  return readChannel(tx, ownerId, ids.instagramId, ids.id);
 }
 
 /** Deletes the channel; its queued actions are dropped with their jobs. */
@@ -251,7 +265,7 @@ export async function deleteChannel(
   ownerId: number,
   ids: { instagramId: number; id: number },
 ): Promise<{ id: number; deleted: true }> {
-  const current = await lockChannel(tx, ownerId, ids.instagramId, ids.id);
+  const current = await lockChannel(tx, ownerId, ids);
   await tx.execute(sql`
     select graphile_worker.remove_job(${channelActionJobKey('')} || a.id)
     from channel_actions a where a.channel_id = ${current.id} and a.status = 'queued'`);
@@ -279,7 +293,7 @@ export async function listChannelActions(
   ownerId: number,
   input: { instagram_id: number; id: number; limit: number; cursor?: string | undefined },
 ) {
-  await getChannel(db, ownerId, input.instagram_id, input.id);
+  await channelRow(db, ownerId, { instagramId: input.instagram_id, id: input.id }, false);
   const before = input.cursor ? decodeIdCursor('actions', input.cursor) : undefined;
   const rows = await db
     .select()

@@ -11,6 +11,13 @@ export const CHANNEL_ACTION_TASK = 'channel_action';
 export const ZChannelActionPayload = z.object({ actionId: z.number().int().positive() });
 export const channelActionJobKey = (id: number | string) => `channel_action:${id}`;
 
+/** The action's job at `runAt`, replacing the one it had (server/channels/queue.ts plans many at once). */
+export async function scheduleChannelAction(db: DbOrTx, actionId: number, runAt: Date): Promise<void> {
+  await db.execute(sql`select graphile_worker.add_job(${CHANNEL_ACTION_TASK},
+    json_build_object('actionId', ${actionId}::bigint), run_at := ${runAt.toISOString()}::timestamptz,
+    job_key := ${channelActionJobKey(actionId)}, job_key_mode := 'replace', max_attempts := 10)`);
+}
+
 /** Reads an account's recent comments when Meta's webhooks do not bring them (server/channels/poll.ts). */
 export const POLL_COMMENTS_TASK = 'poll_comments';
 export const ZPollCommentsPayload = z.object({ instagramId: z.number().int().positive() });
