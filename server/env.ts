@@ -132,6 +132,18 @@ const ZEnv = z
     SIGNUP_ENABLED: optional(bool.default(false)),
     /** Lifetime of a login session, renewed when half used; default 30d. */
     SESSION_TTL: optional(duration.default(30 * 86_400)),
+    /**
+     * Longest wait for a database connection, and for an owed answer to start arriving before the
+     * connection is given up (server/db/socket.ts); `5s` or `5`; default 5 s, at most 10 min.
+     */
+    DATABASE_TIMEOUT: optional(
+      z
+        .string()
+        .transform((v) => (/^\d+$/.test(v.trim()) ? `${v.trim()}s` : v))
+        .pipe(duration)
+        .pipe(z.number().max(600, 'at most 10m'))
+        .default(5),
+    ),
     /** Jobs one worker process runs at once; default 10. */
     WORKER_CONCURRENCY: optional(z.coerce.number().int().min(1).max(500).default(10)),
     /** How often idle workers look for jobs that became due, ms; default 500. */

@@ -58,7 +58,11 @@ async function main(): Promise<void> {
   stops.unshift(dbHandle.stop);
   await migrateDatabase(dbHandle.url);
   // Publishing runs hold a connection each; the API shares the same pool.
-  const database = connect(dbHandle.url, { max: 10 + (env.ROLE === 'api' ? 0 : env.WORKER_CONCURRENCY) });
+  const timeoutMs = env.DATABASE_TIMEOUT * 1000;
+  const database = connect(dbHandle.url, {
+    max: 10 + (env.ROLE === 'api' ? 0 : env.WORKER_CONCURRENCY),
+    timeoutMs,
+  });
   stops.unshift(database.close);
   const cipher = tokenCipherFromEnv(env, logger);
 
@@ -111,6 +115,7 @@ async function main(): Promise<void> {
       },
       concurrency: env.WORKER_CONCURRENCY,
       pollIntervalMs: env.WORKER_POLL_INTERVAL_MS,
+      databaseTimeoutMs: timeoutMs,
       // Without its pool the process would answer the API but publish nothing: stop, and let the
       // service manager start it again.
       onPoolStopped: () => shutdown('the worker pool stopped unexpectedly', 1),
@@ -119,7 +124,7 @@ async function main(): Promise<void> {
   }
 
   if (env.ROLE === 'all' || env.ROLE === 'api') {
-    const counters = connect(dbHandle.url, { max: 4, synchronousCommit: false });
+    const counters = connect(dbHandle.url, { max: 4, synchronousCommit: false, timeoutMs });
     stops.unshift(counters.close);
     const app = createApp({
       database,

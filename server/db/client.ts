@@ -1,7 +1,7 @@
-import net from 'node:net';
 import { drizzle, type PostgresJsDatabase } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import * as schema from './schema.ts';
+import { connectWatched } from './socket.ts';
 
 export type Db = PostgresJsDatabase<typeof schema>;
 export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
@@ -40,34 +40,29 @@ function preparing(client: postgres.Sql): postgres.Sql {
   });
 }
 
-/**
- * postgres.js leaves Nagle's algorithm on: a message written after a large
- * one (COPY's end after a 256 KiB chunk) then waits for the server's delayed
- * ACK, 40 ms each time, which capped uploads at 5 MB/s (bench/REPORT.md).
- * node-postgres turns it off; so do we, by making the socket ourselves.
- */
-function noDelaySocket(options: { host: string[]; port: number[]; path?: string }): net.Socket {
-  // Returned while still connecting: postgres.js attaches its own error and close handlers, and the
-  // startup message it writes waits in the socket until the connection is up (or fails as usual).
-  const socket = options.path
-    ? net.connect(options.path)
-    : net.connect({ host: options.host[0]!, port: options.port[0]! });
-  socket.setNoDelay(true);
-  return socket;
-}
-
 export function connect(
   url: string,
   opts: {
     max?: number;
     /** `false` for writes that may be lost in a crash (rate-limit counters): no disk flush per commit. */
     synchronousCommit?: boolean;
+    /**
+     * DATABASE_TIMEOUT in ms: longest wait for a connection, and for an owed answer to start
+     * arriving before the connection is given up (server/db/socket.ts). 0: no bound. Default 5 s.
+     */
+    timeoutMs?: number;
   } = {},
 ): Database {
+  const timeoutMs = opts.timeoutMs ?? 5_000;
   const sql = postgres(url, {
     max: opts.max ?? 10,
-    // `socket` is a supported option postgres.js's types do not declare.
-    ...({ socket: noDelaySocket } as object),
+    ...(timeoutMs > 0 ? { connect_timeout: timeoutMs / 1000 } : {}),
+    // `socket` is a supported option postgres.js's types do not declare. Returned while still
+    // connecting: postgres.js attaches its handlers, and the startup message waits in the socket.
+    ...({
+      socket: (o: { host: string[]; port: number[]; path?: string }) =>
+        connectWatched(o.path ? { path: o.path } : { host: o.host[0]!, port: o.port[0]! }, { timeoutMs }),
+    } as object),
     // Notices such as "relation already exists, skipping" are noise in our logs.
     onnotice: () => {},
     connection: {

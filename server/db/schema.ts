@@ -217,10 +217,20 @@ export const posts = pgTable(
     publishedAt: instant('published_at'),
     /** The graphile-worker id of the run working on the post; null between runs. */
     leaseOwner: text('lease_owner'),
+    /**
+     * Raised by every claim: a run writes only while the post still carries the version it
+     * claimed (a fencing token), so a run presumed dead can never write after its successor.
+     */
+    leaseVersion: integer('lease_version').notNull().default(0),
     /** A `publishing` post whose lease has passed (or whose owner died) is picked up again. */
     leaseExpiresAt: instant('lease_expires_at'),
     /** Set just before media_publish: from then on, a retry reads the container status before anything else. */
     publishRequestedAt: instant('publish_requested_at'),
+    /**
+     * Until then (database time) a media_publish request of the run that set the mark may still be
+     * on its way to Meta or in Meta's hands: no other run publishes the post before. Cleared when Meta answers.
+     */
+    publishInflightUntil: instant('publish_inflight_until'),
     containerCreatedAt: instant('container_created_at'),
     createdAt: instant('created_at').notNull().defaultNow(),
     updatedAt: instant('updated_at').notNull().defaultNow(),

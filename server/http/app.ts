@@ -80,17 +80,17 @@ export function createApp(deps: AppDeps): express.Express {
     const path = req.path;
     if (path === '/healthz' || path === '/readyz') return next();
     const started = performance.now();
-    res.once('finish', () => {
-      logger.info(
-        {
-          method: req.method,
-          path,
-          status: res.statusCode,
-          ms: Math.round(performance.now() - started),
-          requestId: requestIdOf(req),
-        },
-        'request completed',
-      );
+    res.once('close', () => {
+      const line = {
+        method: req.method,
+        path,
+        status: res.statusCode,
+        ms: Math.round(performance.now() - started),
+        requestId: requestIdOf(req),
+      };
+      // The connection closed before the answer was sent (the client gave up, or we never answered).
+      if (!res.writableFinished) logger.warn({ ...line, status: null }, 'request ended without an answer');
+      else logger.info(line, 'request completed');
     });
     next();
   });
@@ -138,7 +138,11 @@ export function createApp(deps: AppDeps): express.Express {
       await database.sql`select 1`;
       res.json({ status: 'ok' });
     } catch {
-      sendError(req, res, new AppError('SERVICE_UNAVAILABLE', 'The database is not reachable.'));
+      sendError(
+        req,
+        res,
+        new AppError('SERVICE_UNAVAILABLE', 'The database is not reachable.', { retryAfter: 5 }),
+      );
     }
   });
   if (deps.openApiDocument) {

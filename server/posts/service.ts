@@ -393,6 +393,7 @@ export async function updatePost(
       creationId: null,
       containerCreatedAt: null,
       publishRequestedAt: null,
+      publishInflightUntil: null,
       // Editing a failed post schedules it again.
       ...(wasFailed ? { status: 'scheduled' as const, lastError: null, attempts: 0 } : {}),
     })

@@ -18,12 +18,21 @@ import { publishingRunGone } from './transitions.ts';
  */
 export async function reconcile(
   db: Db,
-  opts: { logger: Logger; deadWorkerMs: number },
+  opts: {
+    logger: Logger;
+    deadWorkerMs: number;
+    /**
+     * The calling process's own workers: alive by definition, whatever their heartbeats say (after
+     * a database stall they are all old). Unlocking their jobs would run jobs they still run.
+     */
+    ownWorkerIds?: string[];
+  },
 ): Promise<{ unlocked: number; readded: number }> {
   const dead = intervalOf(opts.deadWorkerMs);
   const deadWorkers = await db.execute<{ locked_by: string }>(sql`
     select distinct j.locked_by from graphile_worker.jobs j
     where j.locked_by is not null and j.locked_at < now() - ${dead}
+      and j.locked_by <> all(${arrayLiteral(opts.ownWorkerIds ?? [])}::text[])
       and not exists (
         select 1 from worker_heartbeats h where h.worker_id = j.locked_by and h.seen_at > now() - ${dead}
       )`);

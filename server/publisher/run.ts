@@ -24,6 +24,7 @@ import { createContainer, findPublishedMedia, needsProcessing, prepareCarouselIt
 import {
   claim,
   clearPublishRequest,
+  type Claimed,
   dropContainer,
   handOver,
   hold,
@@ -31,6 +32,7 @@ import {
   markFailed,
   markPublished,
   markPublishRequested,
+  publishAnswered,
   recordContainer,
   releaseLease,
 } from './transitions.ts';
@@ -50,6 +52,17 @@ export interface PublisherSettings {
   deadWorkerMs: number;
   /** Containers Meta lets one account make in a rolling 24 hours, carousel items included; default 400. */
   containersPer24h: number;
+  /**
+   * After a run marks a post "publish requested", how long no other run may publish it (unless Meta
+   * answered first): the mark's budget, the Graph timeout (20 s) and time for Meta to finish a
+   * request it already has. Default 60 s.
+   */
+  publishInFlightMs: number;
+  /**
+   * Longest the publish mark may take to commit. Slower means the database was stuck meanwhile and
+   * another run may have been presumed to own the post: Meta is not asked, the post is handed over. Default 2 s.
+   */
+  markBudgetMs: number;
 }
 
 export const DEFAULT_PUBLISHER_SETTINGS: PublisherSettings = {
@@ -60,6 +73,8 @@ export const DEFAULT_PUBLISHER_SETTINGS: PublisherSettings = {
   retryDelayMs: 5_000,
   deadWorkerMs: 20_000,
   containersPer24h: 400,
+  publishInFlightMs: 60_000,
+  markBudgetMs: 2_000,
 };
 
 /** MEDIA_* settings the worker needs. */
@@ -90,6 +105,11 @@ export interface PublisherDeps {
    * ended without letting go (its database went away): it may be taken over.
    */
   ownWorkerIds(): string[];
+  /**
+   * Posts whose run is under way in this process. A second job for one of them (graphile-worker
+   * unlocked a job it still runs, after a stall) ends at once: the running one hands over or finishes.
+   */
+  running: Set<number>;
 }
 
 /** What one run works with (graphile-worker's job helpers do the same for a job). */
@@ -108,6 +128,8 @@ export interface PublishRun {
   readonly token: string;
   /** The Graph host of the token's login type. */
   readonly graph: GraphClient;
+  /** How long an earlier run's media_publish request may still be in flight (database clock), at the claim. */
+  readonly inflightMs: number;
 }
 
 export interface RunAccount {
@@ -153,11 +175,13 @@ export async function credentialsOf(
   return { account, token, graph: deps.meta.graph[account?.loginType ?? loginTypeOf(token)] };
 }
 
-async function makeRun(deps: PublisherDeps, post: PostRow, job: PublishJob): Promise<PublishRun | null> {
+async function makeRun(deps: PublisherDeps, claimed: Claimed, job: PublishJob): Promise<PublishRun | null> {
+  const { post, inflightMs } = claimed;
   const credentials = await credentialsOf(deps, post);
   if (!credentials) return null;
   const { owner, priority } = job;
-  return { deps, post, owner, priority, log: deps.logger.child({ postId: post.id, owner }), ...credentials };
+  const log = deps.logger.child({ postId: post.id, owner });
+  return { deps, post, owner, priority, log, inflightMs, ...credentials };
 }
 
 export function errorOf(error: unknown): PostError {
@@ -193,19 +217,33 @@ export interface PublishJob {
 
 /** Runs one `publish_post` job. */
 export async function publishPost(deps: PublisherDeps, job: PublishJob): Promise<void> {
+  if (deps.running.has(job.postId)) {
+    deps.logger.warn({ postId: job.postId }, 'the post is already being published by this process');
+    return;
+  }
+  deps.running.add(job.postId);
+  try {
+    await runClaimed(deps, job);
+  } finally {
+    deps.running.delete(job.postId);
+  }
+}
+
+async function runClaimed(deps: PublisherDeps, job: PublishJob): Promise<void> {
   await deps.ensureAlive(job.owner);
   const { leaseMs, deadWorkerMs } = deps.settings;
-  const post = await claim(deps.db, {
+  const claimed = await claim(deps.db, {
     postId: job.postId,
     owner: job.owner,
     leaseMs,
     deadWorkerMs,
     ownWorkerIds: deps.ownWorkerIds(),
   });
-  if (!post) return rescheduleIfMoved(deps.db, job);
+  if (!claimed) return rescheduleIfMoved(deps.db, job);
+  const { post } = claimed;
   let run: PublishRun | null;
   try {
-    run = await makeRun(deps, post, job);
+    run = await makeRun(deps, claimed, job);
   } catch (error) {
     // The account could not be read or the token opened (database trouble, a key removed too soon):
     // let go, so graphile-worker's retry of the job finds the post claimable.
@@ -262,11 +300,13 @@ async function rescheduleIfMoved(db: Db, { postId, priority }: PublishJob): Prom
 async function publishSteps(run: PublishRun): Promise<void> {
   const { graph, post } = run;
 
-  // 1. After media_publish was asked for, never publish blind: the container says what happened.
+  // 1. After media_publish was asked for, never publish blind: the container says what happened,
+  //    and while an earlier run's request may still be on its way, FINISHED is not yet an answer.
   if (post.publishRequestedAt && post.creationId) {
     const status = await graph.containerStatus(post.creationId, run.token);
     if (status.statusCode === 'PUBLISHED') return finish(run, null);
     if (status.statusCode !== 'FINISHED' && (await settleContainer(run, status))) return;
+    if (run.inflightMs > 0) return waitForEarlierRequest(run);
   }
 
   // 2. The container, made once and stored at once (a carousel's items first, each stored at once).
@@ -288,8 +328,22 @@ async function publishSteps(run: PublishRun): Promise<void> {
     if (status.statusCode !== 'FINISHED' && (await settleContainer(run, status))) return;
   }
 
-  // 4. Publish, marked first so that any retry reads the container before publishing again.
-  await markPublishRequested(run);
+  // 4. Publish, marked first so that any retry reads the container before publishing again. The mark
+  //    is also the last ownership check: if it was slow, the database was stuck and the lease may
+  //    have moved on meanwhile, so Meta is not asked on the strength of it.
+  const markMs = await markPublishRequested(run);
+  if (markMs > run.deps.settings.markBudgetMs) {
+    run.log.warn({ markMs: Math.round(markMs) }, 'the publish mark was slow; not asking Meta on it');
+    const runAt = new Date(Date.now() + 1000);
+    return handOver(run, {
+      runAt,
+      withdrawPublishRequest: true,
+      event: {
+        type: 'retry_scheduled',
+        message: `The database took ${(markMs / 1000).toFixed(1)} s to record the publish request, so Meta was not asked; trying again at ${formatInstant(runAt)}.`,
+      },
+    });
+  }
   let mediaId: string;
   try {
     mediaId = await graph.publish(post.igUserId, run.token, post.creationId!);
@@ -298,9 +352,11 @@ async function publishSteps(run: PublishRun): Promise<void> {
     // A definite "not ready" or "over quota" means nothing went out: the mark can go.
     if (action === 'poll' || action === 'quota') await clearPublishRequest(run);
     // "Gone": the retry must make a fresh container, not publish the dead one again.
-    if (action === 'new_container') await dropContainer(run);
+    else if (action === 'new_container') await dropContainer(run);
     // Any other definite refusal (a bad token, a missing permission) also means nothing went out.
-    if (action === 'permanent') await clearPublishRequest(run);
+    else if (action === 'permanent') await clearPublishRequest(run);
+    // Meta answered (a 5xx): the request is no longer on its way; the retry reads the container first.
+    else if (error instanceof GraphError && error.httpStatus !== null) await publishAnswered(run);
     if (action === 'poll') {
       return handOver(run, {
         runAt: new Date(Date.now() + run.deps.settings.pollDelayMs),
@@ -310,6 +366,24 @@ async function publishSteps(run: PublishRun): Promise<void> {
     throw error;
   }
   return finish(run, mediaId);
+}
+
+/**
+ * An earlier run asked Meta to publish and may still be waiting for its
+ * answer (it was presumed dead, or its answer was lost): publishing now could
+ * publish twice. Check the container again once its window has passed; by
+ * then it says PUBLISHED, or FINISHED and publishing is safe.
+ */
+async function waitForEarlierRequest(run: PublishRun): Promise<void> {
+  const runAt = new Date(Date.now() + run.inflightMs);
+  run.log.warn({ inflightMs: run.inflightMs }, 'an earlier publish request may still be in flight; waiting');
+  await handOver(run, {
+    runAt,
+    event: {
+      type: 'retry_scheduled',
+      message: `An earlier publish request may still be on its way to Meta; checking the container again at ${formatInstant(runAt)} instead of publishing now.`,
+    },
+  });
 }
 
 /**

@@ -1,15 +1,12 @@
 import { EventEmitter } from 'node:events';
-import pg from 'pg';
 import { sql } from 'drizzle-orm';
 import { Logger as WorkerLogger, run, type Runner, type WorkerEvents } from 'graphile-worker';
-// Not re-exported by the package's index; the module is part of its published dist.
-import { RETRYABLE_ERROR_CODES } from 'graphile-worker/dist/lib.js';
 import { deleteExpiredSessions } from '../auth/sessions.ts';
 import { deleteExpiredRateLimits } from '../auth/throttle.ts';
 import type { TokenCipher } from '../crypto/token-cipher.ts';
 import type { Db } from '../db/client.ts';
 import { arrayLiteral } from '../db/sql.ts';
-import { DATABASE_UNAVAILABLE_CODES } from '../db/unavailable.ts';
+import { createWorkerPool } from '../db/worker-pool.ts';
 import type { MetaClient } from '../instagrams/meta.ts';
 import { deleteExpiredOAuthStates } from '../instagrams/oauth.ts';
 import { refreshDueAccounts } from '../instagrams/refresh.ts';
@@ -75,6 +72,8 @@ export interface WorkerOptions {
   channels?: { pollIntervalS?: number; webhooksConfigured?: boolean; retryDelayMs?: number };
   /** Uploads and media URLs: pre-flight before each container, and retention. Default: pre-flight off, 7 days. */
   media?: Partial<MediaWorkerOptions>;
+  /** DATABASE_TIMEOUT for graphile-worker's own connections (server/db/socket.ts); default 5 s. */
+  databaseTimeoutMs?: number;
   /** Called when the worker pool stops without stop() being called; npm start then exits with 1. */
   onPoolStopped?: () => void;
 }
@@ -91,19 +90,6 @@ export interface PublishWorker {
   /** publish_post runs started by this process. */
   publishRuns(): number;
 }
-
-/**
- * graphile-worker 0.17 records a job's outcome (completeJob/failJob) without
- * awaiting it, retrying only the error codes in its RETRYABLE_ERROR_CODES
- * table; any other error there is an unhandled rejection that ends the
- * process, which is what a database restart or outage produced. Adding the
- * codes of an unreachable database to that table makes it retry them with
- * its own backoff (up to 100 tries, 30 s apart at most) until the database
- * is back. (Its batched mode would log and stop the pool instead: its retry
- * loop rethrows on the first failure.)
- */
-for (const code of DATABASE_UNAVAILABLE_CODES)
-  RETRYABLE_ERROR_CODES[code] ??= { minDelay: 500, maxDelay: 30_000 };
 
 /**
  * graphile-worker's log lines carry whole error objects and job rows, and
@@ -142,6 +128,7 @@ export async function startPublishWorker(opts: WorkerOptions): Promise<PublishWo
   };
   const logger = opts.logger.child({ component: 'worker' });
   const ids = new Set<string>();
+  const running = new Set<number>();
   const beating = new Set<string>();
   let publishRuns = 0;
 
@@ -165,11 +152,11 @@ export async function startPublishWorker(opts: WorkerOptions): Promise<PublishWo
   });
 
   // Our own pool rather than one graphile-worker makes: it would end its pool without waiting
-  // at stop(), and an idle client cut afterwards (PostgreSQL stopping) was an unhandled 'error'.
-  const pgPool = new pg.Pool({ connectionString: opts.url, max: Math.max(10, opts.concurrency + 2) });
-  pgPool.on('error', (error) => logger.warn(describeError(error), 'idle worker connection lost'));
-  pgPool.on('connect', (client) => {
-    client.on('error', (error) => logger.warn(describeError(error), 'worker connection lost'));
+  // at stop(), and its outcome writes must be retried whatever connection error they meet.
+  const pgPool = createWorkerPool(opts.url, {
+    max: Math.max(10, opts.concurrency + 2),
+    timeoutMs: opts.databaseTimeoutMs ?? 5_000,
+    logger,
   });
   let stopping = false;
   const runner: Runner = await run({
@@ -188,13 +175,13 @@ export async function startPublishWorker(opts: WorkerOptions): Promise<PublishWo
         publishRuns++;
         const owner = helpers.job.locked_by ?? `worker-${process.pid}`;
         await publishPost(
-          { ...opts, media, logger, settings, ensureAlive, ownWorkerIds: () => [...ids] },
+          { ...opts, media, logger, settings, ensureAlive, ownWorkerIds: () => [...ids], running },
           { postId, owner, priority: helpers.job.priority },
         );
       },
       [RECONCILE_TASK]: async (payload) => {
         ZReconcilePayload.parse(payload);
-        await reconcile(opts.db, { logger, deadWorkerMs: settings.deadWorkerMs });
+        await reconcile(opts.db, { logger, deadWorkerMs: settings.deadWorkerMs, ownWorkerIds: [...ids] });
       },
       [PRUNE_EXPIRED_TASK]: async (payload) => {
         ZPruneExpiredPayload.parse(payload);

@@ -5,7 +5,8 @@
  * finds the lease gone throws LeaseLost and the run stops without touching
  * the post again. See docs/publishing.md for the state machine.
  */
-import { and, eq, sql, type SQL } from 'drizzle-orm';
+import { and, eq, is, sql, SQL } from 'drizzle-orm';
+import type { PgUpdateSetSource } from 'drizzle-orm/pg-core';
 import type { Db, DbOrTx } from '../db/client.ts';
 import { rowMapper } from '../db/rows.ts';
 import { instagrams, postChildren, posts, type PostRow } from '../db/schema.ts';
@@ -53,19 +54,28 @@ export function publishingRunGone(deadWorkerMs: number): SQL {
 export async function claim(
   db: Db,
   opts: { postId: number; owner: string; leaseMs: number; deadWorkerMs: number; ownWorkerIds: string[] },
-): Promise<PostRow | undefined> {
+): Promise<Claimed | undefined> {
   const [row] = await db.execute<Record<string, unknown>>(sql`
     update posts p set
       status = 'publishing',
       lease_owner = ${opts.owner},
+      lease_version = p.lease_version + 1,
       lease_expires_at = now() + ${intervalOf(opts.leaseMs)},
       attempts = p.attempts + case when p.status = 'scheduled' or p.lease_owner is not null then 1 else 0 end
     where p.id = ${opts.postId}
       and ((p.status = 'scheduled' and p.date_pub <= now() + interval '1 second')
            or ${publishingRunGone(opts.deadWorkerMs)}
            or (p.status = 'publishing' and p.lease_owner = any(${arrayLiteral(opts.ownWorkerIds)}::text[])))
-    returning p.*`);
-  return row ? toPostRow(row) : undefined;
+    returning p.*,
+      greatest(0, ceil(extract(epoch from p.publish_inflight_until - now()) * 1000))::int as inflight_ms`);
+  if (!row) return undefined;
+  return { post: toPostRow(row), inflightMs: Number(row.inflight_ms ?? 0) };
+}
+
+export interface Claimed {
+  post: PostRow;
+  /** How long (by the database's clock) an earlier run's media_publish request may still be in flight. */
+  inflightMs: number;
 }
 
 /** What a write needs of a run: the post and who holds its lease. */
@@ -83,22 +93,36 @@ async function notify(
   await emitWebhookEvent(tx, { ownerId, type, data: () => getPost(tx, ownerId, id) });
 }
 
-/** Writes to a post the run still owns, renewing its lease; throws LeaseLost otherwise. */
+/** The post as this run claimed it: its owner and the lease version of the claim (the fencing token). */
+function owned(run: Owned): SQL {
+  return and(
+    eq(posts.id, run.post.id),
+    eq(posts.leaseOwner, run.owner),
+    eq(posts.leaseVersion, run.post.leaseVersion),
+  )!;
+}
+
+/**
+ * Writes to a post the run still owns, renewing its lease; throws LeaseLost
+ * otherwise. The ownership check is the UPDATE's own condition, so nothing
+ * can take the post between the check and the write.
+ */
 async function writeOwned(
   tx: DbOrTx,
   run: Owned,
-  set: Partial<typeof posts.$inferInsert>,
+  set: PgUpdateSetSource<typeof posts>,
 ): Promise<{ hasWebhooks: boolean }> {
   const rows = await tx
     .update(posts)
     .set({ leaseExpiresAt: sql`now() + ${intervalOf(run.deps.settings.leaseMs)}`, ...set })
-    .where(and(eq(posts.id, run.post.id), eq(posts.leaseOwner, run.owner)))
+    .where(owned(run))
     // Asked in the same statement: most owners have no webhook, and a round trip per publish to learn it adds up.
     .returning({
       hasWebhooks: sql<boolean>`exists (select 1 from webhook_endpoints e where e.owner_id = ${posts.ownerId} and e.enabled)`,
     });
   if (rows.length === 0) throw new LeaseLost();
-  Object.assign(run.post, set);
+  // Values computed by the database (SQL) are not known here; the run never reads them back.
+  for (const [key, value] of Object.entries(set)) if (!is(value, SQL)) Object.assign(run.post, { [key]: value });
   return rows[0]!;
 }
 
@@ -145,26 +169,47 @@ export async function forgetChildContainer(run: PublishRun, position: number): P
   });
 }
 
-/** From this mark on, no retry publishes blind: it reads the container's status first. */
-export async function markPublishRequested(run: PublishRun): Promise<void> {
+/**
+ * From this mark on, no retry publishes blind: it reads the container's
+ * status first, and no other run publishes until the mark's in-flight window
+ * (settings.publishInFlightMs, database time) has passed or Meta answered.
+ * The ownership check is part of the same UPDATE (writeOwned). Returns how
+ * long the mark took: a slow one means the database was stuck meanwhile.
+ */
+export async function markPublishRequested(run: PublishRun): Promise<number> {
+  const started = performance.now();
   await run.deps.db.transaction(async (tx) => {
-    await writeOwned(tx, run, { publishRequestedAt: new Date() });
+    await writeOwned(tx, run, {
+      publishRequestedAt: new Date(),
+      publishInflightUntil: sql`now() + ${intervalOf(run.deps.settings.publishInFlightMs)}`,
+    });
     await appendEvent(tx, run.post.id, {
       type: 'publish_attempted',
       message: `Publishing container ${run.post.creationId}.`,
     });
   });
+  return performance.now() - started;
+}
+
+/** Meta answered the publish request (with an error): it is no longer on its way, the window can close. */
+export async function publishAnswered(run: PublishRun): Promise<void> {
+  await writeOwned(run.deps.db, run, { publishInflightUntil: null });
 }
 
 /** Meta said for certain that nothing was published (not ready, over quota): the mark can go. */
 export async function clearPublishRequest(run: PublishRun): Promise<void> {
-  await writeOwned(run.deps.db, run, { publishRequestedAt: null });
+  await writeOwned(run.deps.db, run, { publishRequestedAt: null, publishInflightUntil: null });
 }
 
 /** The container is gone or unusable and was not published: the next try makes a new one. */
 export async function dropContainer(run: PublishRun): Promise<void> {
   await run.deps.db.transaction(async (tx) => {
-    await writeOwned(tx, run, { creationId: null, containerCreatedAt: null, publishRequestedAt: null });
+    await writeOwned(tx, run, {
+      creationId: null,
+      containerCreatedAt: null,
+      publishRequestedAt: null,
+      publishInflightUntil: null,
+    });
     // A carousel whose container is gone is rebuilt whole: its items' containers age alike.
     if (run.post.contentType === 'Carousel')
       await tx
@@ -183,6 +228,8 @@ export interface HandOver {
   status?: 'scheduled';
   /** A failed try: counts towards maxAttempts. */
   countAttempt?: boolean;
+  /** This run marked the post but did not ask Meta after all: the mark goes with the hand-over. */
+  withdrawPublishRequest?: boolean;
 }
 
 /**
@@ -198,6 +245,7 @@ export async function handOver(run: PublishRun, opts: HandOver): Promise<void> {
       leaseExpiresAt: new Date(opts.runAt.getTime() + deps.settings.leaseMs),
       ...(opts.status ? { status: opts.status } : {}),
       ...(opts.countAttempt ? { attempts: post.attempts + 1 } : {}),
+      ...(opts.withdrawPublishRequest ? { publishRequestedAt: null, publishInflightUntil: null } : {}),
     });
     await schedulePublishJob(tx, {
       postId: post.id,
@@ -220,6 +268,7 @@ export async function markPublished(
       lastError: null,
       leaseOwner: null,
       leaseExpiresAt: null,
+      publishInflightUntil: null,
     });
     await appendEvent(tx, run.post.id, {
       type: 'published',
@@ -237,6 +286,7 @@ export async function markFailed(run: Owned, error: PostError): Promise<void> {
       lastError: error,
       leaseOwner: null,
       leaseExpiresAt: null,
+      publishInflightUntil: null,
     });
     await appendEvent(tx, run.post.id, { type: 'failed', message: error.message, error });
     await notify(tx, run, 'post.failed', written);
@@ -299,5 +349,5 @@ export async function releaseLease(run: Owned): Promise<void> {
   await run.deps.db
     .update(posts)
     .set({ leaseOwner: null, leaseExpiresAt: sql`now()` })
-    .where(and(eq(posts.id, run.post.id), eq(posts.leaseOwner, run.owner)));
+    .where(owned(run));
 }

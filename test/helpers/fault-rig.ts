@@ -1,0 +1,209 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import postgres from 'postgres';
+import { inject } from 'vitest';
+import { createSession } from '../../server/auth/sessions.ts';
+import { createUser } from '../../server/auth/users.ts';
+import { connect } from '../../server/db/client.ts';
+import { freePort } from '../../server/db/embedded.ts';
+import { FakeGraph } from '../../server/graph/fake-graph.ts';
+import { copyTemplate } from './db.ts';
+import { FaultProxy } from './fault-proxy.ts';
+import { jsonClient } from './http.ts';
+import { GRAPH_TOKEN } from './post-fixtures.ts';
+import { waitFor } from './wait.ts';
+
+/** Receives the service's outgoing webhooks on loopback; counts distinct deliveries by webhook-id. */
+class Receiver {
+  readonly ids = new Map<string, number>();
+  private server = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      const id = String(req.headers['webhook-id']);
+      this.ids.set(id, (this.ids.get(id) ?? 0) + 1);
+      res.writeHead(200).end('ok');
+    });
+  });
+  url = '';
+  async start(): Promise<void> {
+    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+  async stop(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise((r) => this.server.close(r));
+  }
+}
+
+export interface Probe {
+  path: string;
+  status: number | 'no answer';
+  ms: number;
+}
+
+/**
+ * One spawned `server/main.ts` whose database connections all go through a
+ * FaultProxy, a fake Meta, and a webhook receiver: what the fault tests need
+ * to break the database under a burst and count what reached Meta.
+ */
+export class FaultRig {
+  readonly proxy: FaultProxy;
+  readonly fake = new FakeGraph({ latencyMs: 100 });
+  readonly receiver = new Receiver();
+  /** A direct connection to the test database (not through the proxy), for checks. */
+  check!: postgres.Sql;
+  token = '';
+  base = '';
+  dbName = '';
+  private child?: ChildProcess;
+  private log = '';
+  exitCode: number | null = null;
+
+  constructor(private readonly opts: { concurrency: number; env?: Record<string, string> }) {
+    const admin = new URL(inject('adminUrl'));
+    this.proxy = new FaultProxy({ host: admin.hostname, port: Number(admin.port) });
+  }
+
+  get output(): string {
+    return this.log;
+  }
+
+  async start(): Promise<void> {
+    await this.proxy.start();
+    await this.fake.start();
+    await this.receiver.start();
+    this.dbName = `autopost_fault_${randomBytes(5).toString('hex')}`;
+    const url = await copyTemplate(inject('adminUrl'), inject('templateDatabase'), this.dbName);
+    this.check = postgres(url, { max: 2, onnotice: () => {}, connection: { application_name: 'fault-check' } });
+    const setup = connect(url, { max: 2 });
+    const user = await createUser(setup.db, { username: `${this.dbName}@example.com`, password: 'long enough' });
+    this.token = (await createSession(setup.db, { userId: user.id, kind: 'api', ttlSeconds: 3600 })).token;
+    await setup.close();
+
+    const port = await freePort();
+    this.base = `http://127.0.0.1:${port}`;
+    this.child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
+      env: {
+        ...process.env,
+        ROLE: 'all',
+        PORT: String(port),
+        DATABASE_URL: this.proxy.urlFor(url),
+        GRAPH_API_URL: this.fake.url,
+        ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+        WORKER_CONCURRENCY: String(this.opts.concurrency),
+        WORKER_POLL_INTERVAL_MS: '200',
+        LOG_LEVEL: 'warn',
+        API_RATE_LIMIT: '0',
+        MEDIA_PREFLIGHT: 'off',
+        WEBHOOK_ALLOW_PRIVATE_HOSTS: 'true',
+        ...this.opts.env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.child.stdout!.on('data', (d: Buffer) => (this.log += d.toString()));
+    this.child.stderr!.on('data', (d: Buffer) => (this.log += d.toString()));
+    this.child.once('exit', (code) => (this.exitCode = code ?? -1));
+    await waitFor(
+      'the service to answer',
+      async () => (await fetch(`${this.base}/readyz`).catch(() => null))?.ok,
+      30_000,
+    );
+    const hook = await this.api('POST', '/webhooks', {
+      body: { url: `${this.receiver.url}/hook`, events: ['post.published'] },
+    });
+    if (hook.status !== 201) throw new Error(`webhook endpoint: ${hook.status}`);
+  }
+
+  async stop(): Promise<void> {
+    this.child?.kill('SIGKILL');
+    await this.check?.end({ timeout: 5 });
+    await this.proxy.stop();
+    await this.fake.stop();
+    await this.receiver.stop();
+    const admin = postgres(inject('adminUrl'), { max: 1, onnotice: () => {} });
+    await admin.unsafe(`drop database if exists "${this.dbName}" with (force)`).catch(() => undefined);
+    await admin.end({ timeout: 5 });
+  }
+
+  api(method: string, path: string, opts: { body?: unknown } = {}) {
+    return jsonClient(`${this.base}/api/v1`)(method, path, { ...opts, token: this.token });
+  }
+
+  /** `count` posts due at `due`, spread over accounts so that Meta's limit of 25 a day holds. */
+  async burst(count: number, due: Date, tag: string): Promise<string[]> {
+    const captions = Array.from({ length: count }, (_, i) => `${tag} #${i}`);
+    for (let i = 0; i < count; i += 10) {
+      await Promise.all(
+        captions.slice(i, i + 10).map(async (caption, j) => {
+          const res = await this.api('POST', '/posts', {
+            body: {
+              user_id: String(7000 + ((i + j) % Math.ceil(count / 20))),
+              content_type: 'Photo',
+              url: 'https://cdn.example.com/a.jpg',
+              caption,
+              token: GRAPH_TOKEN,
+              date_pub: due.toISOString(),
+            },
+          });
+          if (res.status !== 201) throw new Error(`create: ${res.status} ${JSON.stringify(res.body)}`);
+        }),
+      );
+    }
+    return captions;
+  }
+
+  /** Asks /readyz and GET /posts every 500 ms until stopped; each answer (or none in 15 s) recorded. */
+  probe(): { stop: () => Promise<Probe[]> } {
+    const probes: Probe[] = [];
+    let running = true;
+    const one = async (path: string, headers: Record<string, string>) => {
+      const started = performance.now();
+      const res = await fetch(`${this.base}${path}`, { headers, signal: AbortSignal.timeout(15_000) }).catch(
+        () => null,
+      );
+      await res?.arrayBuffer().catch(() => undefined);
+      probes.push({ path, status: res?.status ?? 'no answer', ms: Math.round(performance.now() - started) });
+    };
+    const loop = (async () => {
+      while (running) {
+        await Promise.all([
+          one('/readyz', {}),
+          one('/api/v1/posts?limit=1', { authorization: `Bearer ${this.token}` }),
+          new Promise((r) => setTimeout(r, 500)),
+        ]);
+      }
+    })();
+    return {
+      stop: async () => {
+        running = false;
+        await loop;
+        return probes;
+      },
+    };
+  }
+
+  /** Waits until every post is published, then returns how many times Meta published each caption. */
+  async publishedCounts(captions: string[], timeoutMs: number): Promise<Map<string, number>> {
+    try {
+      await waitFor(
+        'every post published',
+        async () =>
+          (await this.check`select count(*)::int as n from posts where status = 'published'`)[0]!.n >=
+          captions.length,
+        timeoutMs,
+        250,
+      );
+    } catch (error) {
+      const states = await this.check`select status, count(*)::int as n from posts group by 1`;
+      throw new Error(`${String(error)}; posts: ${JSON.stringify(states)}; log: ${this.log.slice(-3000)}`);
+    }
+    return new Map(captions.map((c) => [c, this.fake.mediaWithCaption(c).length]));
+  }
+}
+
+/** Captions Meta published other than exactly once. */
+export function notOnce(counts: Map<string, number>): string[] {
+  return [...counts].filter(([, n]) => n !== 1).map(([c, n]) => `${c}: ${n}`);
+}
