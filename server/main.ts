@@ -3,6 +3,7 @@ import { FakeGraph } from './graph/fake-graph.ts';
 import { createMeta } from './instagrams/meta.ts';
 import { startPublishWorker, webhooksConfigured } from './publisher/runner.ts';
 import { connect } from './db/client.ts';
+import { isDatabaseUnavailable } from './db/unavailable.ts';
 import { migrateDatabase } from './db/migrate.ts';
 import { resolveDatabaseUrl } from './db/resolve.ts';
 import { ConfigError, parseEnv, type Env } from './env.ts';
@@ -149,6 +150,19 @@ async function main(): Promise<void> {
         }),
     );
   }
+
+  // A database call whose failure nobody awaited (seen inside postgres.js when a backend is
+  // terminated mid-transaction) must not end the process: the work it belonged to is retried by
+  // its job or reconcile. Anything else unhandled is a bug: stop cleanly and let the service
+  // manager start us again, as Node would (less abruptly).
+  process.on('unhandledRejection', (reason) => {
+    if (isDatabaseUnavailable(reason)) {
+      logger.warn(describeError(reason), 'a database call failed with nobody waiting for it');
+      return;
+    }
+    logger.fatal(describeError(reason), 'unhandled rejection');
+    shutdown('unhandled rejection', 1);
+  });
 
   // Node passes the signal's number as a second argument: not an exit code.
   process.on('SIGTERM', () => shutdown('SIGTERM'));

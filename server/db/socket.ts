@@ -16,6 +16,7 @@
  * bench/REPORT.md) and TCP keepalive on.
  */
 import net from 'node:net';
+import { noteDatabaseFailure } from './health.ts';
 
 /** The error a connection is destroyed with when its server stopped answering. */
 export class DatabaseTimeoutError extends Error {
@@ -98,6 +99,7 @@ function watch(socket: net.Socket, timeoutMs: number): void {
 
   const expire = () => {
     timer = null;
+    noteDatabaseFailure();
     socket.destroy(new DatabaseTimeoutError(timeoutMs));
   };
   const arm = () => {
@@ -170,7 +172,7 @@ export interface WatchedSocketOptions {
   timeoutMs: number;
 }
 
-/** A connected socket for postgres.js's `socket` option (it connects nothing itself). */
+/** A connecting socket for postgres.js's `socket` option (it connects nothing itself). */
 export function connectWatched(
   target: { host: string; port: number } | { path: string },
   opts: WatchedSocketOptions,
@@ -183,11 +185,19 @@ export function connectWatched(
 /** An unconnected socket for pg's `stream` option (pg calls connect() on it). */
 export function watchedStream(opts: WatchedSocketOptions): net.Socket {
   const socket = new net.Socket();
-  prepare(socket, opts);
+  // net.Socket#connect resets `write` to the prototype's: the watch goes on after it.
+  const connect = socket.connect.bind(socket) as (...args: unknown[]) => net.Socket;
+  socket.connect = ((...args: unknown[]) => {
+    connect(...args);
+    prepare(socket, opts);
+    return socket;
+  }) as typeof socket.connect;
   return socket;
 }
 
 function prepare(socket: net.Socket, opts: WatchedSocketOptions): void {
+  // Refused, reset, unreachable: the drivers handle the error; the HTTP layer hears of it too.
+  socket.on('error', noteDatabaseFailure);
   socket.setNoDelay(true);
   // Finds a dead peer on an idle connection eventually (the kernel's probe schedule), so a
   // LISTEN connection cut by a partition is replaced; owed answers are the watch's job.

@@ -36,6 +36,21 @@ const classify = (error: unknown): unknown =>
 
 type Callback = (error: unknown, ...rest: unknown[]) => void;
 
+/** Calls one of pg's query signatures; a callback and a promise get the same classification. */
+function classifyCall(call: (args: unknown[]) => unknown, args: unknown[]): never {
+  const last = args.at(-1);
+  if (typeof last === 'function') {
+    args[args.length - 1] = (error: unknown, ...rest: unknown[]) =>
+      (last as Callback)(error ? classify(error) : error, ...rest);
+  }
+  const result = call(args);
+  if (result instanceof Promise)
+    return result.catch((error: unknown) => {
+      throw classify(error);
+    }) as never;
+  return result as never;
+}
+
 class WorkerClient extends pg.Client {
   // pg-pool passes a callback; a caller awaiting the promise form gets the same classification.
   override connect(...args: unknown[]): never {
@@ -47,24 +62,20 @@ class WorkerClient extends pg.Client {
     }) as never;
   }
 
-  // One override for all of pg's query signatures: callbacks and promises get the same classification.
   override query(...args: unknown[]): never {
-    const last = args.at(-1);
-    if (typeof last === 'function') {
-      args[args.length - 1] = (error: unknown, ...rest: unknown[]) =>
-        (last as Callback)(error ? classify(error) : error, ...rest);
-    }
-    const result = (super.query as (...a: unknown[]) => unknown).apply(this, args);
-    if (result instanceof Promise)
-      return result.catch((error: unknown) => {
-        throw classify(error);
-      }) as never;
-    return result as never;
+    return classifyCall((a) => (super.query as (...a: unknown[]) => unknown).apply(this, a), args);
   }
 }
 
-/** pg-pool wraps a failed connect in an error of its own (no code): classified the same way. */
+/**
+ * pg-pool wraps a failed connect in an error of its own (no code), and its
+ * query() hears a client's socket error directly: classified the same way.
+ */
 class WorkerPool extends pg.Pool {
+  override query(...args: unknown[]): never {
+    return classifyCall((a) => (super.query as (...a: unknown[]) => unknown).apply(this, a), args);
+  }
+
   override connect(...args: unknown[]): never {
     const [callback] = args as [Callback | undefined];
     const connect = super.connect.bind(this) as (cb?: Callback) => Promise<pg.PoolClient> | undefined;

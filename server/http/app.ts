@@ -6,6 +6,7 @@ import swaggerUi from 'swagger-ui-express';
 import type { TokenCipher } from '../crypto/token-cipher.ts';
 import type { Database, Db } from '../db/client.ts';
 import type { Env } from '../env.ts';
+import { databaseFailedWithin } from '../db/health.ts';
 import { AppError, toAppError } from '../errors.ts';
 import { describeError, type Logger } from '../logger.ts';
 import { createApiRateLimit, createLoginThrottle } from '../auth/throttle.ts';
@@ -60,6 +61,14 @@ export interface AppDeps {
   sandbox?: FakeGraph;
 }
 
+/** After an early 503: the handler still running later finds a response that ignores it. */
+function abandon(res: ServerResponse): void {
+  res.setHeader = () => res;
+  res.writeHead = () => res;
+  res.write = () => true;
+  res.end = () => res;
+}
+
 function sendError(req: IncomingMessage, res: express.Response, error: AppError): void {
   if (error.retryAfter) res.setHeader('Retry-After', String(error.retryAfter));
   res.status(error.status).json(error.toBody(requestIdOf(req)));
@@ -92,6 +101,28 @@ export function createApp(deps: AppDeps): express.Express {
       if (!res.writableFinished) logger.warn({ ...line, status: null }, 'request ended without an answer');
       else logger.info(line, 'request completed');
     });
+    next();
+  });
+
+  // Bounded waits (docs/operations.md, "Database faults"): a request still unanswered after
+  // DATABASE_TIMEOUT while the database is failing gets its 503 now; whatever it was waiting for
+  // finishes or fails in the background, and what it would then send is dropped. Uploads stream
+  // for as long as their body takes, and are left alone.
+  const timeoutMs = env.DATABASE_TIMEOUT * 1000;
+  app.use((req, res, next) => {
+    if (req.method === 'POST' && /^\/api\/v1\/media\/?$/.test(req.path)) return next();
+    const timer = setTimeout(() => {
+      if (res.headersSent || !databaseFailedWithin(timeoutMs)) return;
+      sendError(
+        req,
+        res,
+        new AppError('SERVICE_UNAVAILABLE', 'The database is not answering; try again shortly.', {
+          retryAfter: 5,
+        }),
+      );
+      abandon(res);
+    }, timeoutMs + 250);
+    res.once('close', () => clearTimeout(timer));
     next();
   });
 

@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import type { Db } from '../db/client.ts';
 import { arrayLiteral, intervalOf } from '../db/sql.ts';
-import { PUBLISH_JOB_KEY_PREFIX, schedulePublishJob } from '../jobs/publish-post.ts';
+import { PUBLISH_JOB_KEY_PREFIX, PUBLISH_POST_TASK, schedulePublishJob } from '../jobs/publish-post.ts';
 import type { Logger } from '../logger.ts';
 import { eventInsert } from '../posts/events.ts';
 import { publishingRunGone } from './transitions.ts';
@@ -26,6 +26,8 @@ export async function reconcile(
      * a database stall they are all old). Unlocking their jobs would run jobs they still run.
      */
     ownWorkerIds?: string[];
+    /** Posts this process is publishing right now (PublisherDeps.running). */
+    runningHere?: number[];
   },
 ): Promise<{ unlocked: number; readded: number }> {
   const dead = intervalOf(opts.deadWorkerMs);
@@ -48,7 +50,11 @@ export async function reconcile(
             -- A post of a stopped or suspected account is held on purpose: starting it brings it back.
             and (p.instagram_id is null
                  or exists (select 1 from instagrams i where i.id = p.instagram_id and i.state = 'start')))
-           or ${publishingRunGone(opts.deadWorkerMs)})
+           or ${publishingRunGone(opts.deadWorkerMs)}
+           -- Leased to a worker of this process that is not running it: its run ended without
+           -- handing over (its database calls failed, or a claim committed whose answer was lost).
+           or (p.status = 'publishing' and p.lease_owner = any(${arrayLiteral(opts.ownWorkerIds ?? [])}::text[])
+               and p.id <> all(${arrayLiteral(opts.runningHere ?? [])}::bigint[])))
       and not exists (select 1 from graphile_worker.jobs j where j.key = ${PUBLISH_JOB_KEY_PREFIX} || p.id)
     order by p.date_pub
     limit 1000`);
@@ -64,6 +70,16 @@ export async function reconcile(
     });
   }
   if (stuck.length > 0) opts.logger.warn({ posts: stuck.length }, 're-added publishing jobs for stuck posts');
+
+  // A publishing job fails in graphile-worker's eyes only when its run could not reach the database
+  // (Meta's errors are handled by the run itself); graphile-worker then backs off for minutes.
+  // The run is safe to repeat at once (docs/publishing.md), so the wait is cut short.
+  await db.execute(sql`
+    select graphile_worker.reschedule_jobs(
+      array(select j.id from graphile_worker.jobs j
+            where j.task_identifier = ${PUBLISH_POST_TASK} and j.locked_at is null
+              and j.attempts > 0 and j.last_error is not null and j.run_at > now() + interval '5 seconds'),
+      run_at := now())`);
 
   await db.execute(sql`delete from worker_heartbeats where seen_at < now() - interval '1 day'`);
   return { unlocked: ids.length, readded: stuck.length };

@@ -181,7 +181,12 @@ export async function startPublishWorker(opts: WorkerOptions): Promise<PublishWo
       },
       [RECONCILE_TASK]: async (payload) => {
         ZReconcilePayload.parse(payload);
-        await reconcile(opts.db, { logger, deadWorkerMs: settings.deadWorkerMs, ownWorkerIds: [...ids] });
+        await reconcile(opts.db, {
+          logger,
+          deadWorkerMs: settings.deadWorkerMs,
+          ownWorkerIds: [...ids],
+          runningHere: [...running],
+        });
       },
       [PRUNE_EXPIRED_TASK]: async (payload) => {
         ZPruneExpiredPayload.parse(payload);

@@ -124,8 +124,13 @@ export class FaultProxy {
   private drop(pair: Pair, reset: boolean): void {
     if (!this.pairs.delete(pair)) return;
     if (reset) {
-      pair.client.resetAndDestroy();
-      pair.server.resetAndDestroy();
+      for (const socket of [pair.client, pair.server]) {
+        try {
+          socket.resetAndDestroy();
+        } catch {
+          socket.destroy(); // never connected (a black-holed client's placeholder)
+        }
+      }
     } else {
       pair.client.destroy();
       pair.server.destroy();

@@ -197,7 +197,14 @@ export class FaultRig {
       );
     } catch (error) {
       const states = await this.check`select status, count(*)::int as n from posts group by 1`;
-      throw new Error(`${String(error)}; posts: ${JSON.stringify(states)}; log: ${this.log.slice(-3000)}`);
+      const stuck = await this.check`
+        select p.id, p.status, p.lease_owner, p.lease_expires_at, p.publish_requested_at, j.run_at, j.attempts,
+               j.locked_by, left(j.last_error, 120) as last_error
+        from posts p left join graphile_worker.jobs j on j.key = 'post:' || p.id
+        where p.status <> 'published' limit 5`;
+      throw new Error(
+        `${String(error)}; posts: ${JSON.stringify(states)}; not published: ${JSON.stringify(stuck)}; log: ${this.log.slice(-1500)}`,
+      );
     }
     return new Map(captions.map((c) => [c, this.fake.mediaWithCaption(c).length]));
   }

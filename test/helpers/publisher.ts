@@ -14,6 +14,8 @@ const TEST_SETTINGS: Partial<PublisherSettings> = {
   retryDelayMs: 50,
   pollDelayMs: 200,
   deadWorkerMs: 3_000,
+  // A publish request that got no answer blocks other runs' publishing for this long (60 s in production).
+  publishInFlightMs: 2_000,
 };
 
 export interface PublisherEnv {
