@@ -1,4 +1,5 @@
 import type { TRPC_ERROR_CODE_KEY } from '@trpc/server';
+import { noteDatabaseFailure } from './db/health.ts';
 import { isDatabaseUnavailable } from './db/unavailable.ts';
 import { POST_FAILURES, type PostFailureCode } from './graph/errors.ts';
 
@@ -231,6 +232,18 @@ export const ERRORS = {
     trpc: 'INTERNAL_SERVER_ERROR',
     message: 'Something went wrong on our side.',
   },
+  IDEMPOTENCY_KEY_IN_USE: {
+    number: 8090,
+    status: 409,
+    trpc: 'CONFLICT',
+    message: 'A request with this Idempotency-Key is still running; try again in a moment.',
+  },
+  IDEMPOTENCY_KEY_REUSED: {
+    number: 8220,
+    status: 422,
+    trpc: 'UNPROCESSABLE_CONTENT',
+    message: 'This Idempotency-Key was used with a different request; use a new key for a new request.',
+  },
   SERVICE_UNAVAILABLE: {
     number: 8503,
     status: 503,
@@ -350,8 +363,11 @@ export function toAppError(error: unknown): AppError {
     });
   }
   // The request was fine; the database is away (an outage, a restart): the client may retry.
-  if (isDatabaseUnavailable(error))
+  if (isDatabaseUnavailable(error)) {
+    // Requests still waiting for the database get their 503 at DATABASE_TIMEOUT (http/app.ts).
+    noteDatabaseFailure();
     return new AppError('SERVICE_UNAVAILABLE', undefined, { cause: error, retryAfter: 5 });
+  }
   return new AppError('INTERNAL', undefined, { cause: error });
 }
 

@@ -15,6 +15,7 @@ function commonErrors(op: { method: string; protect: boolean }): ErrorCode[] {
   if (['POST', 'PUT', 'PATCH'].includes(op.method))
     codes.push('MALFORMED_JSON', 'PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE');
   if (op.protect) codes.push('UNAUTHORIZED', 'TOO_MANY_REQUESTS');
+  if (op.protect && op.method === 'POST') codes.push('IDEMPOTENCY_KEY_IN_USE', 'IDEMPOTENCY_KEY_REUSED');
   codes.push('INTERNAL', 'SERVICE_UNAVAILABLE');
   return codes;
 }
@@ -150,6 +151,8 @@ const binary = { schema: { type: 'string', format: 'binary' } };
 function uploadOperation(): Json {
   const codes: ErrorCode[] = [
     'VALIDATION_FAILED',
+    'IDEMPOTENCY_KEY_IN_USE',
+    'IDEMPOTENCY_KEY_REUSED',
     'MEDIA_UNREADABLE',
     'MEDIA_REJECTED',
     'UNAUTHORIZED',
@@ -171,6 +174,7 @@ function uploadOperation(): Json {
       '`url` in a post.',
     tags: ['media'],
     security: [{ bearerAuth: [] }],
+    parameters: [{ $ref: '#/components/parameters/IdempotencyKey' }],
     requestBody: {
       required: true,
       content: {
@@ -200,6 +204,18 @@ function uploadOperation(): Json {
     },
   };
 }
+
+/** The optional header every protected POST takes (server/idempotency/). */
+const IDEMPOTENCY_KEY = {
+  name: 'Idempotency-Key',
+  in: 'header',
+  required: false,
+  description:
+    'Makes a retry safe: the same key with the same request within 24 hours answers the first answer again ' +
+    '(with `Idempotent-Replayed: true`) and creates nothing. A new UUID per new request is a good choice. ' +
+    '1 to 255 visible ASCII characters.',
+  schema: { type: 'string', minLength: 1, maxLength: 255, pattern: '^[\\x21-\\x7E]+$' },
+};
 
 /** The OpenAPI document of the REST API, as served at /openapi.json and committed in openapi/openapi.json. */
 export function buildOpenApiDocument(): OpenAPIObject {
@@ -250,6 +266,8 @@ export function buildOpenApiDocument(): OpenAPIObject {
       };
       // Rule 9: say outright that login and signup need no token.
       op.security ??= [];
+      if (meta.openapi!.method === 'POST' && meta.openapi!.protect !== false)
+        op.parameters = [...(op.parameters ?? []), { $ref: '#/components/parameters/IdempotencyKey' }];
       tidySchema(op, components);
       for (const [status, response] of Object.entries<Json>(op.responses)) {
         if (status.startsWith('2')) openUp(response, components);
@@ -257,6 +275,7 @@ export function buildOpenApiDocument(): OpenAPIObject {
     }
   }
   doc.paths['/media'].post = uploadOperation();
+  components.parameters = { ...components.parameters, IdempotencyKey: IDEMPOTENCY_KEY };
   tidySchema(components.schemas, components);
   dropUnusedSchemas(doc);
   return doc as OpenAPIObject;

@@ -15,6 +15,7 @@ import type { Db } from './db/client.ts';
 import type { Env } from './env.ts';
 import { AppError, ERRORS, toAppError, type ErrorCode } from './errors.ts';
 import type { Logger } from './logger.ts';
+import { checkIdempotencyKey, fingerprintOf, runIdempotent } from './idempotency/idempotency.ts';
 import type { MetaClient } from './instagrams/meta.ts';
 import { systemResolver, type Resolver } from './net/public-address.ts';
 import type { WaitingCounts } from './posts/publish-limit.ts';
@@ -46,6 +47,8 @@ export interface Context {
   resolver: Resolver;
   /** The HTTP status of this success when not the procedure's usual one (a reconnect answers 200, a connect 201). */
   successStatus: { value?: number };
+  /** The request's Idempotency-Key header as sent (checked by the idempotency middleware). */
+  idempotencyKey: string | string[] | undefined;
 }
 
 export function createContextInner(
@@ -61,6 +64,7 @@ export function createContextInner(
         | 'setHeader'
         | 'waitingCounts'
         | 'resolver'
+        | 'idempotencyKey'
       >
     >,
 ): Context {
@@ -75,6 +79,7 @@ export function createContextInner(
     successStatus: {},
     resolver: opts.resolver ?? systemResolver,
     waitingCounts: opts.waitingCounts ?? (new Map() as WaitingCounts),
+    idempotencyKey: opts.idempotencyKey,
   };
 }
 
@@ -161,9 +166,42 @@ export async function authenticate(ctx: Context): Promise<AuthedContext> {
   return { ...ctx, user: result.user, session: result.session };
 }
 
-export const authedProcedure = publicProcedure.use(async ({ ctx, next }) =>
-  next({ ctx: await authenticate(ctx) }),
-);
+/**
+ * POST operations run once per Idempotency-Key (server/idempotency/): the
+ * request's work and its kept answer share one transaction, handed to the
+ * procedure as `ctx.db`.
+ */
+const idempotent = t.middleware(async (opts) => {
+  const { ctx, meta, type, path, next } = opts;
+  const key = checkIdempotencyKey(ctx.idempotencyKey);
+  if (key === undefined || type !== 'mutation' || meta?.openapi?.method !== 'POST') return next();
+  const { user } = ctx as AuthedContext;
+  const { replayed, answer } = await runIdempotent(ctx.db, {
+    userId: user.id,
+    key,
+    fingerprint: fingerprintOf(path, await opts.getRawInput()),
+    run: async (tx) => {
+      // Services take `Db | Tx`; a procedure's own transactions become savepoints of this one.
+      const result = await next({ ctx: { ...ctx, db: tx as unknown as Db } });
+      if (!result.ok) throw result.error;
+      return result.data;
+    },
+    successStatus: () => ctx.successStatus.value ?? meta.successStatus ?? 200,
+  });
+  if (replayed) {
+    ctx.setHeader('Idempotent-Replayed', 'true');
+    ctx.successStatus.value = answer.status;
+  }
+  if (!answer.ok) throw answer.error;
+  // A kept answer is returned without running the procedure: tRPC's result shape, built by hand.
+  return { ok: true as const, data: answer.data, marker: 'middlewareMarker' } as unknown as ReturnType<
+    typeof next
+  >;
+});
+
+export const authedProcedure = publicProcedure
+  .use(async ({ ctx, next }) => next({ ctx: await authenticate(ctx) }))
+  .use(idempotent);
 
 /** The IETF draft's RateLimit-* fields, as most public APIs send them. */
 function rateLimitHeaders(ctx: Context, state: RateLimitState): void {

@@ -48,7 +48,11 @@ async function runFault(opts: {
   const counts = await rig.publishedCounts(captions, 120_000);
   expect(notOnce(counts), 'posts Meta published other than once').toEqual([]);
   expect(rig.fake.mediaWithCaption(late!)).toHaveLength(1);
-  await waitFor('every post.published webhook delivered', () => rig!.receiver.ids.size === opts.posts + 1, 60_000);
+  await waitFor(
+    'every post.published webhook delivered',
+    () => rig!.receiver.ids.size === opts.posts + 1,
+    60_000,
+  );
 
   const slow = probes.filter((p) => p.status === 'no answer' || p.ms > ANSWER_WITHIN_MS);
   expect(slow, 'requests that hung during the fault').toEqual([]);

@@ -6,7 +6,7 @@
  * - `paths` and `components` are the REST types generated from
  *   openapi/openapi.json, for use with openapi-fetch against `/api/v1`.
  */
-import { createTRPCClient, httpBatchLink, TRPCClientError } from '@trpc/client';
+import { createTRPCClient, httpBatchLink, httpLink, splitLink, TRPCClientError } from '@trpc/client';
 import type { inferRouterInputs, inferRouterOutputs } from '@trpc/server';
 import type { AppRouter } from '../../server/router.ts';
 
@@ -31,15 +31,37 @@ export interface ClientOptions {
   fetch?: typeof fetch;
 }
 
+/**
+ * A tRPC client. A mutation given `{ context: { idempotencyKey } }` is sent
+ * alone with that `Idempotency-Key`: retried with the same key after a lost
+ * answer, it answers the first answer again and creates nothing twice.
+ *
+ * ```ts
+ * const key = crypto.randomUUID();
+ * await api.posts.create.mutate(input, { context: { idempotencyKey: key } });
+ * ```
+ */
 export function createClient(opts: ClientOptions) {
+  const url = `${opts.url.replace(/\/+$/, '')}/trpc`;
+  const auth = (): Record<string, string> => (opts.token ? { authorization: `Bearer ${opts.token}` } : {});
+  const fetchOption = opts.fetch ? { fetch: opts.fetch } : {};
   return createTRPCClient<AppRouter>({
     links: [
-      httpBatchLink({
-        url: `${opts.url.replace(/\/+$/, '')}/trpc`,
-        // The server refuses batches of more than 50 calls.
-        maxItems: 50,
-        headers: () => (opts.token ? { authorization: `Bearer ${opts.token}` } : {}),
-        ...(opts.fetch ? { fetch: opts.fetch } : {}),
+      splitLink({
+        // A key belongs to one call: such calls are never batched with others.
+        condition: (op) => typeof op.context.idempotencyKey === 'string',
+        true: httpLink({
+          url,
+          headers: ({ op }) => ({ ...auth(), 'idempotency-key': String(op.context.idempotencyKey) }),
+          ...fetchOption,
+        }),
+        false: httpBatchLink({
+          url,
+          // The server refuses batches of more than 50 calls.
+          maxItems: 50,
+          headers: auth,
+          ...fetchOption,
+        }),
       }),
     ],
   });
@@ -93,12 +115,15 @@ export async function uploadMedia(
   opts: ClientOptions,
   body: Blob | Uint8Array | ReadableStream<Uint8Array>,
   contentType: string,
+  /** `idempotencyKey`: send the same one when retrying the same upload, and it is stored once. */
+  options: { idempotencyKey?: string } = {},
 ): Promise<Media> {
   const res = await (opts.fetch ?? fetch)(`${opts.url.replace(/\/+$/, '')}/api/v1/media`, {
     method: 'POST',
     headers: {
       'content-type': contentType,
       ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}),
+      ...(options.idempotencyKey ? { 'idempotency-key': options.idempotencyKey } : {}),
     },
     body,
     // Node's fetch needs this to send a stream.

@@ -57,6 +57,9 @@ export function connect(
   const sql = postgres(url, {
     max: opts.max ?? 10,
     ...(timeoutMs > 0 ? { connect_timeout: timeoutMs / 1000 } : {}),
+    // postgres.js waits up to 20 s between attempts at a server that refuses (its default grows
+    // as 3^n); a query waiting for that attempt waited as long. Refusals are cheap: try often.
+    backoff: (retries: number) => Math.min(0.1 * 2 ** retries, 1),
     // `socket` is a supported option postgres.js's types do not declare. Returned while still
     // connecting: postgres.js attaches its handlers, and the startup message waits in the socket.
     ...({

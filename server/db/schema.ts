@@ -36,6 +36,32 @@ export const users = pgTable(
   (t) => [uniqueIndex('users_username_key_idx').on(t.usernameKey)],
 );
 
+/**
+ * The answers of POST requests sent with an Idempotency-Key, kept 24 hours per
+ * user and key, written in the transaction of what the request created
+ * (server/idempotency/), so a retry after a lost answer creates nothing twice.
+ */
+export const idempotencyKeys = pgTable(
+  'idempotency_keys',
+  {
+    userId: bigint('user_id', { mode: 'number' })
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    key: text('key').notNull(),
+    /** SHA-256 of the operation and its input: the same key with another request is refused. */
+    fingerprint: text('fingerprint').notNull(),
+    /** The HTTP status of the kept answer. */
+    status: integer('status').notNull(),
+    /** The operation's output, or the error body for a kept 4xx. */
+    response: jsonb('response').notNull(),
+    createdAt: instant('created_at').notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.userId, t.key] }),
+    index('idempotency_keys_created_at_idx').on(t.createdAt),
+  ],
+);
+
 export const sessions = pgTable(
   'sessions',
   {

@@ -129,7 +129,7 @@ function watch(socket: net.Socket, timeoutMs: number): void {
   }, false);
 
   const write = socket.write.bind(socket) as (...args: unknown[]) => boolean;
-  socket.write = ((...args: unknown[]) => {
+  socket.write = (...args: unknown[]) => {
     const [data, encoding] = args;
     if (!opaque) {
       try {
@@ -150,7 +150,7 @@ function watch(socket: net.Socket, timeoutMs: number): void {
     if (opaque) arm();
     else settle();
     return write(...args);
-  }) as typeof socket.write;
+  };
 
   socket.on('data', (chunk: Buffer) => {
     if (opaque) {
@@ -187,11 +187,11 @@ export function watchedStream(opts: WatchedSocketOptions): net.Socket {
   const socket = new net.Socket();
   // net.Socket#connect resets `write` to the prototype's: the watch goes on after it.
   const connect = socket.connect.bind(socket) as (...args: unknown[]) => net.Socket;
-  socket.connect = ((...args: unknown[]) => {
+  socket.connect = (...args: unknown[]) => {
     connect(...args);
     prepare(socket, opts);
     return socket;
-  }) as typeof socket.connect;
+  };
   return socket;
 }
 

@@ -25,7 +25,9 @@ export class DatabaseUnavailableError extends Error {
   override name = 'DatabaseUnavailableError';
   readonly code = DATABASE_UNAVAILABLE;
   constructor(cause: unknown) {
-    super(`The database is unreachable: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    super(`The database is unreachable: ${cause instanceof Error ? cause.message : String(cause)}`, {
+      cause,
+    });
   }
 }
 
@@ -79,7 +81,8 @@ class WorkerPool extends pg.Pool {
   override connect(...args: unknown[]): never {
     const [callback] = args as [Callback | undefined];
     const connect = super.connect.bind(this) as (cb?: Callback) => Promise<pg.PoolClient> | undefined;
-    if (callback) return connect((error, ...rest) => callback(error ? classify(error) : error, ...rest)) as never;
+    if (callback)
+      return connect((error, ...rest) => callback(error ? classify(error) : error, ...rest)) as never;
     return connect()!.catch((error: unknown) => {
       throw classify(error);
     }) as never;

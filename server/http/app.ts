@@ -147,6 +147,7 @@ export function createApp(deps: AppDeps): express.Express {
       loginThrottle,
       requestId: requestIdOf(req),
       token: tokenFromHeader(req.headers.authorization),
+      idempotencyKey: req.headers['idempotency-key'],
       ip: (req as Request).ip,
     });
   };

@@ -15,11 +15,12 @@ import { pipeline } from 'node:stream/promises';
 import busboy from 'busboy';
 import { eq } from 'drizzle-orm';
 import type { Request, RequestHandler, Response } from 'express';
-import type { Db } from '../db/client.ts';
+import type { Db, Tx } from '../db/client.ts';
 import { media, type MediaRow } from '../db/schema.ts';
 import type { Env } from '../env.ts';
 import { AppError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
+import { checkIdempotencyKey, fingerprintOf, runIdempotent } from '../idempotency/idempotency.ts';
 import { authenticate, type Context } from '../trpc.ts';
 import {
   checkReel,
@@ -142,6 +143,19 @@ function fromProcessing(error: unknown): unknown {
   return error;
 }
 
+/** One upload being stored: its row, its owner, and the Idempotency-Key it came with. */
+interface Upload {
+  id: string;
+  ownerId: number;
+  key: string | undefined;
+  requestId: string;
+}
+
+interface Answer {
+  body: unknown;
+  replayed: boolean;
+}
+
 export function uploadHandler(deps: UploadDeps): RequestHandler {
   const { db, env, store } = deps;
 
@@ -161,18 +175,40 @@ export function uploadHandler(deps: UploadDeps): RequestHandler {
     return id;
   };
 
-  const finish = (
-    id: string,
-    ownerId: number,
+  /**
+   * Makes the upload visible and answers it. With an Idempotency-Key the answer is kept in the
+   * same transaction (server/idempotency/); a retry of a kept upload (same key, same resulting
+   * file) gets the first answer, and its own copy is thrown away.
+   */
+  const finish = async (
+    upload: Upload,
     values: Pick<MediaRow, 'size' | 'sha256' | 'width' | 'height' | 'durationMs' | 'contentType' | 'ext'>,
-  ) =>
-    db.transaction(async (tx) => {
+  ): Promise<Answer> => {
+    const { id, ownerId, key } = upload;
+    const show = async (tx: Tx) => {
       await assertQuota(tx, ownerId, id, values.size!, env.MEDIA_QUOTA_BYTES);
       const [row] = await tx.update(media).set(values).where(eq(media.id, id)).returning();
-      return row!;
+      deps.logger.info(
+        { mediaId: row!.id, contentType: row!.contentType, size: row!.size, requestId: upload.requestId },
+        'media uploaded',
+      );
+      return toMediaOutput(row!, env.PUBLIC_URL);
+    };
+    if (key === undefined) return { body: await db.transaction(show), replayed: false };
+    const { replayed, answer } = await runIdempotent(db, {
+      userId: ownerId,
+      key,
+      fingerprint: fingerprintOf('uploadMedia', values.sha256),
+      run: show,
+      successStatus: () => 201,
     });
+    if (!answer.ok) throw answer.error;
+    if (replayed) await db.delete(media).where(eq(media.id, id));
+    return { body: answer.data, replayed };
+  };
 
-  async function storeImage(ownerId: number, file: IncomingFile): Promise<MediaRow> {
+  async function storeImage(upload: Omit<Upload, 'id'>, file: IncomingFile): Promise<Answer> {
+    const { ownerId } = upload;
     const dir = await mkdtemp(path.join(tmpdir(), 'upload-'));
     let id: string | null = null;
     try {
@@ -181,15 +217,18 @@ export function uploadHandler(deps: UploadDeps): RequestHandler {
       const image = await convertImage(original);
       id = await startRow(ownerId, 'image', 'image/jpeg', 'jpg', new Date());
       const stored = await store.write(id, [image.data]);
-      return await finish(id, ownerId, {
-        size: stored.size,
-        sha256: stored.sha256,
-        width: image.width,
-        height: image.height,
-        durationMs: null,
-        contentType: 'image/jpeg',
-        ext: 'jpg',
-      });
+      return await finish(
+        { ...upload, id },
+        {
+          size: stored.size,
+          sha256: stored.sha256,
+          width: image.width,
+          height: image.height,
+          durationMs: null,
+          contentType: 'image/jpeg',
+          ext: 'jpg',
+        },
+      );
     } catch (error) {
       if (id) await db.delete(media).where(eq(media.id, id));
       throw fromProcessing(error);
@@ -198,7 +237,8 @@ export function uploadHandler(deps: UploadDeps): RequestHandler {
     }
   }
 
-  async function storeVideo(ownerId: number, file: IncomingFile): Promise<MediaRow> {
+  async function storeVideo(upload: Omit<Upload, 'id'>, file: IncomingFile): Promise<Answer> {
+    const { ownerId } = upload;
     const declaredExt = file.type === 'video/quicktime' ? 'mov' : 'mp4';
     const id = await startRow(ownerId, 'video', file.type, declaredExt, new Date());
     try {
@@ -219,14 +259,17 @@ export function uploadHandler(deps: UploadDeps): RequestHandler {
         facts.container === 'mov'
           ? { contentType: 'video/quicktime', ext: 'mov' }
           : { contentType: 'video/mp4', ext: 'mp4' };
-      return await finish(id, ownerId, {
-        size: stored.size,
-        sha256: stored.sha256,
-        width: facts.width,
-        height: facts.height,
-        durationMs: facts.durationMs,
-        ...container,
-      });
+      return await finish(
+        { ...upload, id },
+        {
+          size: stored.size,
+          sha256: stored.sha256,
+          width: facts.width,
+          height: facts.height,
+          durationMs: facts.durationMs,
+          ...container,
+        },
+      );
     } catch (error) {
       await db.delete(media).where(eq(media.id, id));
       throw fromProcessing(error);
@@ -245,6 +288,7 @@ export function uploadHandler(deps: UploadDeps): RequestHandler {
   return (req, res, next) => {
     void (async () => {
       const ctx = await authenticate(deps.createContext(req, res));
+      const key = checkIdempotencyKey(req.headers['idempotency-key']);
       const type = mediaType(req.headers['content-type']);
       let file: IncomingFile;
       if (type === 'multipart/form-data') {
@@ -258,13 +302,11 @@ export function uploadHandler(deps: UploadDeps): RequestHandler {
       }
       const kind = kindOf(file.type);
       await precheck(ctx.user.id, kind, file.declaredBytes);
-      const row =
-        kind === 'image' ? await storeImage(ctx.user.id, file) : await storeVideo(ctx.user.id, file);
-      deps.logger.info(
-        { mediaId: row.id, contentType: row.contentType, size: row.size, requestId: ctx.requestId },
-        'media uploaded',
-      );
-      res.status(201).json(toMediaOutput(row, env.PUBLIC_URL));
+      const upload = { ownerId: ctx.user.id, key, requestId: ctx.requestId };
+      const { body, replayed } =
+        kind === 'image' ? await storeImage(upload, file) : await storeVideo(upload, file);
+      if (replayed) res.setHeader('Idempotent-Replayed', 'true');
+      res.status(201).json(body);
     })().catch((error: unknown) => {
       // A refusal before the body was read: the rest of it is not wanted, so the connection ends with the answer.
       if (!req.complete) res.setHeader('Connection', 'close');

@@ -122,7 +122,8 @@ async function writeOwned(
     });
   if (rows.length === 0) throw new LeaseLost();
   // Values computed by the database (SQL) are not known here; the run never reads them back.
-  for (const [key, value] of Object.entries(set)) if (!is(value, SQL)) Object.assign(run.post, { [key]: value });
+  for (const [key, value] of Object.entries(set))
+    if (!is(value, SQL)) Object.assign(run.post, { [key]: value });
   return rows[0]!;
 }
 

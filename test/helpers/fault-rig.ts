@@ -76,9 +76,16 @@ export class FaultRig {
     await this.receiver.start();
     this.dbName = `autopost_fault_${randomBytes(5).toString('hex')}`;
     const url = await copyTemplate(inject('adminUrl'), inject('templateDatabase'), this.dbName);
-    this.check = postgres(url, { max: 2, onnotice: () => {}, connection: { application_name: 'fault-check' } });
+    this.check = postgres(url, {
+      max: 2,
+      onnotice: () => {},
+      connection: { application_name: 'fault-check' },
+    });
     const setup = connect(url, { max: 2 });
-    const user = await createUser(setup.db, { username: `${this.dbName}@example.com`, password: 'long enough' });
+    const user = await createUser(setup.db, {
+      username: `${this.dbName}@example.com`,
+      password: 'long enough',
+    });
     this.token = (await createSession(setup.db, { userId: user.id, kind: 'api', ttlSeconds: 3600 })).token;
     await setup.close();
 
@@ -190,8 +197,10 @@ export class FaultRig {
       await waitFor(
         'every post published',
         async () =>
-          (await this.check`select count(*)::int as n from posts where status = 'published'`)[0]!.n >=
-          captions.length,
+          (
+            await this.check`select count(*)::int as n from posts
+                             where status = 'published' and caption = any(${captions})`
+          )[0]!.n === captions.length,
         timeoutMs,
         250,
       );

@@ -1018,7 +1018,7 @@ export interface components {
       /** @description The default message. */
       message: string;
     };
-    /** @description The body of every error response. `code` is stable and machine-readable; new codes may be added. Codes: `VALIDATION_FAILED`, `MALFORMED_JSON`, `MALFORMED_REQUEST`, `UNAUTHORIZED`, `INVALID_CREDENTIALS`, `SIGNUP_DISABLED`, `NOT_FOUND`, `POST_NOT_FOUND`, `METHOD_NOT_ALLOWED`, `USERNAME_TAKEN`, `POST_NOT_EDITABLE`, `PUBLISH_LIMIT_REACHED`, `TOO_MANY_SCHEDULED_POSTS`, `REQUEST_TIMEOUT`, `PAYLOAD_TOO_LARGE`, `UNSUPPORTED_MEDIA_TYPE`, `RANGE_NOT_SATISFIABLE`, `TOO_MANY_REQUESTS`, `HEADERS_TOO_LARGE`, `GRAPH_REQUEST_FAILED`, `INSTAGRAM_LOGIN_FAILED`, `INSTAGRAM_SUSPECTED`, `INSTAGRAM_NOT_FOUND`, `INSTAGRAM_IN_USE`, `PASSWORD_NOT_ACCEPTED`, `OAUTH_NOT_CONFIGURED`, `OAUTH_STATE_INVALID`, `OAUTH_DENIED`, `MEDIA_NOT_FOUND`, `MEDIA_IN_USE`, `MEDIA_QUOTA_EXCEEDED`, `MEDIA_TOO_LARGE`, `MEDIA_TYPE_UNSUPPORTED`, `MEDIA_UNREADABLE`, `MEDIA_UNREACHABLE`, `MEDIA_REJECTED`, `WEBHOOK_NOT_FOUND`, `WEBHOOK_SIGNATURE_INVALID`, `WEBHOOK_VERIFY_FAILED`, `CHANNEL_ACTION_UNSUPPORTED`, `CHANNEL_TARGET_UNSUPPORTED`, `CHANNEL_NOT_FOUND`, `CHANNEL_EMPTY_ACTION`, `INTERNAL`, `SERVICE_UNAVAILABLE`. */
+    /** @description The body of every error response. `code` is stable and machine-readable; new codes may be added. Codes: `VALIDATION_FAILED`, `MALFORMED_JSON`, `MALFORMED_REQUEST`, `UNAUTHORIZED`, `INVALID_CREDENTIALS`, `SIGNUP_DISABLED`, `NOT_FOUND`, `POST_NOT_FOUND`, `METHOD_NOT_ALLOWED`, `USERNAME_TAKEN`, `POST_NOT_EDITABLE`, `PUBLISH_LIMIT_REACHED`, `TOO_MANY_SCHEDULED_POSTS`, `REQUEST_TIMEOUT`, `PAYLOAD_TOO_LARGE`, `UNSUPPORTED_MEDIA_TYPE`, `RANGE_NOT_SATISFIABLE`, `TOO_MANY_REQUESTS`, `HEADERS_TOO_LARGE`, `GRAPH_REQUEST_FAILED`, `INSTAGRAM_LOGIN_FAILED`, `INSTAGRAM_SUSPECTED`, `INSTAGRAM_NOT_FOUND`, `INSTAGRAM_IN_USE`, `PASSWORD_NOT_ACCEPTED`, `OAUTH_NOT_CONFIGURED`, `OAUTH_STATE_INVALID`, `OAUTH_DENIED`, `MEDIA_NOT_FOUND`, `MEDIA_IN_USE`, `MEDIA_QUOTA_EXCEEDED`, `MEDIA_TOO_LARGE`, `MEDIA_TYPE_UNSUPPORTED`, `MEDIA_UNREADABLE`, `MEDIA_UNREACHABLE`, `MEDIA_REJECTED`, `WEBHOOK_NOT_FOUND`, `WEBHOOK_SIGNATURE_INVALID`, `WEBHOOK_VERIFY_FAILED`, `CHANNEL_ACTION_UNSUPPORTED`, `CHANNEL_TARGET_UNSUPPORTED`, `CHANNEL_NOT_FOUND`, `CHANNEL_EMPTY_ACTION`, `INTERNAL`, `IDEMPOTENCY_KEY_IN_USE`, `IDEMPOTENCY_KEY_REUSED`, `SERVICE_UNAVAILABLE`. */
     Error: {
       /** @example VALIDATION_FAILED */
       code: string;
@@ -1041,7 +1041,10 @@ export interface components {
     };
   };
   responses: never;
-  parameters: never;
+  parameters: {
+    /** @description Makes a retry safe: the same key with the same request within 24 hours answers the first answer again (with `Idempotent-Replayed: true`) and creates nothing. A new UUID per new request is a good choice. 1 to 255 visible ASCII characters. */
+    IdempotencyKey: string;
+  };
   requestBodies: never;
   headers: never;
   pathItems: never;
@@ -1508,7 +1511,10 @@ export interface operations {
   logout: {
     parameters: {
       query?: never;
-      header?: never;
+      header?: {
+        /** @description Makes a retry safe: the same key with the same request within 24 hours answers the first answer again (with `Idempotent-Replayed: true`) and creates nothing. A new UUID per new request is a good choice. 1 to 255 visible ASCII characters. */
+        'Idempotency-Key'?: components['parameters']['IdempotencyKey'];
+      };
       path?: never;
       cookie?: never;
     };
@@ -1545,6 +1551,15 @@ export interface operations {
           'application/json': components['schemas']['Error'];
         };
       };
+      /** @description `IDEMPOTENCY_KEY_IN_USE`: A request with this Idempotency-Key is still running; try again in a moment. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
       /** @description `PAYLOAD_TOO_LARGE`: The request body is too large. */
       413: {
         headers: {
@@ -1556,6 +1571,15 @@ export interface operations {
       };
       /** @description `UNSUPPORTED_MEDIA_TYPE`: Send JSON with Content-Type: application/json. */
       415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `IDEMPOTENCY_KEY_REUSED`: This Idempotency-Key was used with a different request; use a new key for a new request. */
+      422: {
         headers: {
           [name: string]: unknown;
         };
@@ -1684,7 +1708,10 @@ export interface operations {
   createPost: {
     parameters: {
       query?: never;
-      header?: never;
+      header?: {
+        /** @description Makes a retry safe: the same key with the same request within 24 hours answers the first answer again (with `Idempotent-Replayed: true`) and creates nothing. A new UUID per new request is a good choice. 1 to 255 visible ASCII characters. */
+        'Idempotency-Key'?: components['parameters']['IdempotencyKey'];
+      };
       path?: never;
       cookie?: never;
     };
@@ -1806,7 +1833,7 @@ export interface operations {
           'application/json': components['schemas']['Error'];
         };
       };
-      /** @description `PUBLISH_LIMIT_REACHED`: This Instagram account already has the most posts allowed in a 24-hour window. `TOO_MANY_SCHEDULED_POSTS`: You already have the most posts allowed waiting to be published (MAX_SCHEDULED_POSTS). */
+      /** @description `PUBLISH_LIMIT_REACHED`: This Instagram account already has the most posts allowed in a 24-hour window. `TOO_MANY_SCHEDULED_POSTS`: You already have the most posts allowed waiting to be published (MAX_SCHEDULED_POSTS). `IDEMPOTENCY_KEY_IN_USE`: A request with this Idempotency-Key is still running; try again in a moment. */
       409: {
         headers: {
           [name: string]: unknown;
@@ -1826,6 +1853,15 @@ export interface operations {
       };
       /** @description `UNSUPPORTED_MEDIA_TYPE`: Send JSON with Content-Type: application/json. */
       415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `IDEMPOTENCY_KEY_REUSED`: This Idempotency-Key was used with a different request; use a new key for a new request. */
+      422: {
         headers: {
           [name: string]: unknown;
         };
@@ -2614,7 +2650,10 @@ export interface operations {
   createInstagram: {
     parameters: {
       query?: never;
-      header?: never;
+      header?: {
+        /** @description Makes a retry safe: the same key with the same request within 24 hours answers the first answer again (with `Idempotent-Replayed: true`) and creates nothing. A new UUID per new request is a good choice. 1 to 255 visible ASCII characters. */
+        'Idempotency-Key'?: components['parameters']['IdempotencyKey'];
+      };
       path?: never;
       cookie?: never;
     };
@@ -2690,6 +2729,15 @@ export interface operations {
           'application/json': components['schemas']['Error'];
         };
       };
+      /** @description `IDEMPOTENCY_KEY_IN_USE`: A request with this Idempotency-Key is still running; try again in a moment. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
       /** @description `PAYLOAD_TOO_LARGE`: The request body is too large. */
       413: {
         headers: {
@@ -2701,6 +2749,15 @@ export interface operations {
       };
       /** @description `UNSUPPORTED_MEDIA_TYPE`: Send JSON with Content-Type: application/json. */
       415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `IDEMPOTENCY_KEY_REUSED`: This Idempotency-Key was used with a different request; use a new key for a new request. */
+      422: {
         headers: {
           [name: string]: unknown;
         };
@@ -3328,7 +3385,10 @@ export interface operations {
   startInstagram: {
     parameters: {
       query?: never;
-      header?: never;
+      header?: {
+        /** @description Makes a retry safe: the same key with the same request within 24 hours answers the first answer again (with `Idempotent-Replayed: true`) and creates nothing. A new UUID per new request is a good choice. 1 to 255 visible ASCII characters. */
+        'Idempotency-Key'?: components['parameters']['IdempotencyKey'];
+      };
       path: {
         id: number;
       };
@@ -3372,7 +3432,7 @@ export interface operations {
           'application/json': components['schemas']['Error'];
         };
       };
-      /** @description `INSTAGRAM_SUSPECTED`: The Instagram account is suspected: connect it again with a new token. */
+      /** @description `INSTAGRAM_SUSPECTED`: The Instagram account is suspected: connect it again with a new token. `IDEMPOTENCY_KEY_IN_USE`: A request with this Idempotency-Key is still running; try again in a moment. */
       409: {
         headers: {
           [name: string]: unknown;
@@ -3392,6 +3452,15 @@ export interface operations {
       };
       /** @description `UNSUPPORTED_MEDIA_TYPE`: Send JSON with Content-Type: application/json. */
       415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `IDEMPOTENCY_KEY_REUSED`: This Idempotency-Key was used with a different request; use a new key for a new request. */
+      422: {
         headers: {
           [name: string]: unknown;
         };
@@ -3534,7 +3603,10 @@ export interface operations {
   stopInstagram: {
     parameters: {
       query?: never;
-      header?: never;
+      header?: {
+        /** @description Makes a retry safe: the same key with the same request within 24 hours answers the first answer again (with `Idempotent-Replayed: true`) and creates nothing. A new UUID per new request is a good choice. 1 to 255 visible ASCII characters. */
+        'Idempotency-Key'?: components['parameters']['IdempotencyKey'];
+      };
       path: {
         id: number;
       };
@@ -3578,6 +3650,15 @@ export interface operations {
           'application/json': components['schemas']['Error'];
         };
       };
+      /** @description `IDEMPOTENCY_KEY_IN_USE`: A request with this Idempotency-Key is still running; try again in a moment. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
       /** @description `PAYLOAD_TOO_LARGE`: The request body is too large. */
       413: {
         headers: {
@@ -3589,6 +3670,15 @@ export interface operations {
       };
       /** @description `UNSUPPORTED_MEDIA_TYPE`: Send JSON with Content-Type: application/json. */
       415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `IDEMPOTENCY_KEY_REUSED`: This Idempotency-Key was used with a different request; use a new key for a new request. */
+      422: {
         headers: {
           [name: string]: unknown;
         };
@@ -3637,7 +3727,10 @@ export interface operations {
   refreshInstagram: {
     parameters: {
       query?: never;
-      header?: never;
+      header?: {
+        /** @description Makes a retry safe: the same key with the same request within 24 hours answers the first answer again (with `Idempotent-Replayed: true`) and creates nothing. A new UUID per new request is a good choice. 1 to 255 visible ASCII characters. */
+        'Idempotency-Key'?: components['parameters']['IdempotencyKey'];
+      };
       path: {
         id: number;
       };
@@ -3681,7 +3774,7 @@ export interface operations {
           'application/json': components['schemas']['Error'];
         };
       };
-      /** @description `INSTAGRAM_SUSPECTED`: The Instagram account is suspected: connect it again with a new token. */
+      /** @description `INSTAGRAM_SUSPECTED`: The Instagram account is suspected: connect it again with a new token. `IDEMPOTENCY_KEY_IN_USE`: A request with this Idempotency-Key is still running; try again in a moment. */
       409: {
         headers: {
           [name: string]: unknown;
@@ -3701,6 +3794,15 @@ export interface operations {
       };
       /** @description `UNSUPPORTED_MEDIA_TYPE`: Send JSON with Content-Type: application/json. */
       415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `IDEMPOTENCY_KEY_REUSED`: This Idempotency-Key was used with a different request; use a new key for a new request. */
+      422: {
         headers: {
           [name: string]: unknown;
         };
@@ -3834,7 +3936,10 @@ export interface operations {
   startInstagramOAuth: {
     parameters: {
       query?: never;
-      header?: never;
+      header?: {
+        /** @description Makes a retry safe: the same key with the same request within 24 hours answers the first answer again (with `Idempotent-Replayed: true`) and creates nothing. A new UUID per new request is a good choice. 1 to 255 visible ASCII characters. */
+        'Idempotency-Key'?: components['parameters']['IdempotencyKey'];
+      };
       path?: never;
       cookie?: never;
     };
@@ -3876,6 +3981,15 @@ export interface operations {
           'application/json': components['schemas']['Error'];
         };
       };
+      /** @description `IDEMPOTENCY_KEY_IN_USE`: A request with this Idempotency-Key is still running; try again in a moment. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
       /** @description `PAYLOAD_TOO_LARGE`: The request body is too large. */
       413: {
         headers: {
@@ -3887,6 +4001,15 @@ export interface operations {
       };
       /** @description `UNSUPPORTED_MEDIA_TYPE`: Send JSON with Content-Type: application/json. */
       415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `IDEMPOTENCY_KEY_REUSED`: This Idempotency-Key was used with a different request; use a new key for a new request. */
+      422: {
         headers: {
           [name: string]: unknown;
         };
@@ -4020,7 +4143,10 @@ export interface operations {
   createChannel: {
     parameters: {
       query?: never;
-      header?: never;
+      header?: {
+        /** @description Makes a retry safe: the same key with the same request within 24 hours answers the first answer again (with `Idempotent-Replayed: true`) and creates nothing. A new UUID per new request is a good choice. 1 to 255 visible ASCII characters. */
+        'Idempotency-Key'?: components['parameters']['IdempotencyKey'];
+      };
       path: {
         instagram_id: number;
       };
@@ -4091,6 +4217,15 @@ export interface operations {
           'application/json': components['schemas']['Error'];
         };
       };
+      /** @description `IDEMPOTENCY_KEY_IN_USE`: A request with this Idempotency-Key is still running; try again in a moment. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
       /** @description `PAYLOAD_TOO_LARGE`: The request body is too large. */
       413: {
         headers: {
@@ -4102,6 +4237,15 @@ export interface operations {
       };
       /** @description `UNSUPPORTED_MEDIA_TYPE`: Send JSON with Content-Type: application/json. */
       415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `IDEMPOTENCY_KEY_REUSED`: This Idempotency-Key was used with a different request; use a new key for a new request. */
+      422: {
         headers: {
           [name: string]: unknown;
         };
@@ -4674,7 +4818,10 @@ export interface operations {
   startChannel: {
     parameters: {
       query?: never;
-      header?: never;
+      header?: {
+        /** @description Makes a retry safe: the same key with the same request within 24 hours answers the first answer again (with `Idempotent-Replayed: true`) and creates nothing. A new UUID per new request is a good choice. 1 to 255 visible ASCII characters. */
+        'Idempotency-Key'?: components['parameters']['IdempotencyKey'];
+      };
       path: {
         instagram_id: number;
         id: number;
@@ -4719,6 +4866,15 @@ export interface operations {
           'application/json': components['schemas']['Error'];
         };
       };
+      /** @description `IDEMPOTENCY_KEY_IN_USE`: A request with this Idempotency-Key is still running; try again in a moment. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
       /** @description `PAYLOAD_TOO_LARGE`: The request body is too large. */
       413: {
         headers: {
@@ -4730,6 +4886,15 @@ export interface operations {
       };
       /** @description `UNSUPPORTED_MEDIA_TYPE`: Send JSON with Content-Type: application/json. */
       415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `IDEMPOTENCY_KEY_REUSED`: This Idempotency-Key was used with a different request; use a new key for a new request. */
+      422: {
         headers: {
           [name: string]: unknown;
         };
@@ -4864,7 +5029,10 @@ export interface operations {
   stopChannel: {
     parameters: {
       query?: never;
-      header?: never;
+      header?: {
+        /** @description Makes a retry safe: the same key with the same request within 24 hours answers the first answer again (with `Idempotent-Replayed: true`) and creates nothing. A new UUID per new request is a good choice. 1 to 255 visible ASCII characters. */
+        'Idempotency-Key'?: components['parameters']['IdempotencyKey'];
+      };
       path: {
         instagram_id: number;
         id: number;
@@ -4909,6 +5077,15 @@ export interface operations {
           'application/json': components['schemas']['Error'];
         };
       };
+      /** @description `IDEMPOTENCY_KEY_IN_USE`: A request with this Idempotency-Key is still running; try again in a moment. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
       /** @description `PAYLOAD_TOO_LARGE`: The request body is too large. */
       413: {
         headers: {
@@ -4920,6 +5097,15 @@ export interface operations {
       };
       /** @description `UNSUPPORTED_MEDIA_TYPE`: Send JSON with Content-Type: application/json. */
       415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `IDEMPOTENCY_KEY_REUSED`: This Idempotency-Key was used with a different request; use a new key for a new request. */
+      422: {
         headers: {
           [name: string]: unknown;
         };
@@ -5131,7 +5317,10 @@ export interface operations {
   createWebhook: {
     parameters: {
       query?: never;
-      header?: never;
+      header?: {
+        /** @description Makes a retry safe: the same key with the same request within 24 hours answers the first answer again (with `Idempotent-Replayed: true`) and creates nothing. A new UUID per new request is a good choice. 1 to 255 visible ASCII characters. */
+        'Idempotency-Key'?: components['parameters']['IdempotencyKey'];
+      };
       path?: never;
       cookie?: never;
     };
@@ -5182,6 +5371,15 @@ export interface operations {
           'application/json': components['schemas']['Error'];
         };
       };
+      /** @description `IDEMPOTENCY_KEY_IN_USE`: A request with this Idempotency-Key is still running; try again in a moment. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
       /** @description `PAYLOAD_TOO_LARGE`: The request body is too large. */
       413: {
         headers: {
@@ -5193,6 +5391,15 @@ export interface operations {
       };
       /** @description `UNSUPPORTED_MEDIA_TYPE`: Send JSON with Content-Type: application/json. */
       415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `IDEMPOTENCY_KEY_REUSED`: This Idempotency-Key was used with a different request; use a new key for a new request. */
+      422: {
         headers: {
           [name: string]: unknown;
         };
@@ -5532,7 +5739,10 @@ export interface operations {
   rotateWebhookSecret: {
     parameters: {
       query?: never;
-      header?: never;
+      header?: {
+        /** @description Makes a retry safe: the same key with the same request within 24 hours answers the first answer again (with `Idempotent-Replayed: true`) and creates nothing. A new UUID per new request is a good choice. 1 to 255 visible ASCII characters. */
+        'Idempotency-Key'?: components['parameters']['IdempotencyKey'];
+      };
       path: {
         id: number;
       };
@@ -5576,6 +5786,15 @@ export interface operations {
           'application/json': components['schemas']['Error'];
         };
       };
+      /** @description `IDEMPOTENCY_KEY_IN_USE`: A request with this Idempotency-Key is still running; try again in a moment. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
       /** @description `PAYLOAD_TOO_LARGE`: The request body is too large. */
       413: {
         headers: {
@@ -5587,6 +5806,15 @@ export interface operations {
       };
       /** @description `UNSUPPORTED_MEDIA_TYPE`: Send JSON with Content-Type: application/json. */
       415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `IDEMPOTENCY_KEY_REUSED`: This Idempotency-Key was used with a different request; use a new key for a new request. */
+      422: {
         headers: {
           [name: string]: unknown;
         };
@@ -5635,7 +5863,10 @@ export interface operations {
   testWebhook: {
     parameters: {
       query?: never;
-      header?: never;
+      header?: {
+        /** @description Makes a retry safe: the same key with the same request within 24 hours answers the first answer again (with `Idempotent-Replayed: true`) and creates nothing. A new UUID per new request is a good choice. 1 to 255 visible ASCII characters. */
+        'Idempotency-Key'?: components['parameters']['IdempotencyKey'];
+      };
       path: {
         id: number;
       };
@@ -5679,6 +5910,15 @@ export interface operations {
           'application/json': components['schemas']['Error'];
         };
       };
+      /** @description `IDEMPOTENCY_KEY_IN_USE`: A request with this Idempotency-Key is still running; try again in a moment. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
       /** @description `PAYLOAD_TOO_LARGE`: The request body is too large. */
       413: {
         headers: {
@@ -5690,6 +5930,15 @@ export interface operations {
       };
       /** @description `UNSUPPORTED_MEDIA_TYPE`: Send JSON with Content-Type: application/json. */
       415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `IDEMPOTENCY_KEY_REUSED`: This Idempotency-Key was used with a different request; use a new key for a new request. */
+      422: {
         headers: {
           [name: string]: unknown;
         };
@@ -5903,7 +6152,10 @@ export interface operations {
   uploadMedia: {
     parameters: {
       query?: never;
-      header?: never;
+      header?: {
+        /** @description Makes a retry safe: the same key with the same request within 24 hours answers the first answer again (with `Idempotent-Replayed: true`) and creates nothing. A new UUID per new request is a good choice. 1 to 255 visible ASCII characters. */
+        'Idempotency-Key'?: components['parameters']['IdempotencyKey'];
+      };
       path?: never;
       cookie?: never;
     };
@@ -5950,7 +6202,7 @@ export interface operations {
           'application/json': components['schemas']['Error'];
         };
       };
-      /** @description `MEDIA_QUOTA_EXCEEDED`: Your uploads would take more than your storage quota (MEDIA_QUOTA_BYTES); delete some first. */
+      /** @description `IDEMPOTENCY_KEY_IN_USE`: A request with this Idempotency-Key is still running; try again in a moment. `MEDIA_QUOTA_EXCEEDED`: Your uploads would take more than your storage quota (MEDIA_QUOTA_BYTES); delete some first. */
       409: {
         headers: {
           [name: string]: unknown;
@@ -5970,6 +6222,15 @@ export interface operations {
       };
       /** @description `MEDIA_TYPE_UNSUPPORTED`: Send a JPEG, PNG, HEIC, HEIF or WebP image or an MP4 or MOV video, with its Content-Type. */
       415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description `IDEMPOTENCY_KEY_REUSED`: This Idempotency-Key was used with a different request; use a new key for a new request. */
+      422: {
         headers: {
           [name: string]: unknown;
         };
