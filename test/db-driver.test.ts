@@ -114,6 +114,24 @@ describe('connections whose server stops answering', () => {
     }
   });
 
+  it('gives up a new statement’s describe round trip too (a Flush, not a Sync)', async () => {
+    const database = connect(proxy.urlFor(adminUrl()), { max: 1, timeoutMs: 1_000 });
+    try {
+      await database.sql`select 1`;
+      proxy.partition();
+      const started = performance.now();
+      // With a parameter, postgres.js first asks the server to describe the new statement.
+      const error = await database.sql`select ${41}::int + 1 as x`.then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(isDatabaseUnavailable(error), String(error)).toBe(true);
+      expect(performance.now() - started).toBeLessThan(2_500);
+    } finally {
+      await database.close();
+    }
+  });
+
   it('a connect to a black hole fails within DATABASE_TIMEOUT, as "unavailable"', async () => {
     proxy.blackhole();
     const database = connect(proxy.urlFor(adminUrl()), { max: 1, timeoutMs: 1_000 });

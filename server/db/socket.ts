@@ -5,7 +5,7 @@
  * state open for many minutes: neither driver would notice, and a query on it
  * waits forever. This socket follows the protocol's message framing in both
  * directions to know when an answer is owed (each Query or Sync is closed by
- * one ReadyForQuery), and destroys the connection when one is owed and
+ * one ReadyForQuery; a Flush is owed some message), and destroys the connection when one is owed and
  * nothing has arrived for `timeoutMs`. The driver then sees an ordinary
  * connection error, fails the query, and opens a fresh connection next time.
  * An idle connection owes nothing and is never timed out; a slow query that
@@ -34,6 +34,7 @@ const CANCEL_REQUEST = 80_877_102;
 /** ASCII codes of the messages that matter. */
 const QUERY = 0x51; // 'Q'
 const SYNC = 0x53; // 'S'
+const FLUSH = 0x48; // 'H'
 const COPY_DONE = 0x63; // 'c'
 const COPY_FAIL = 0x66; // 'f'
 const READY_FOR_QUERY = 0x5a; // 'Z'
@@ -92,6 +93,8 @@ class Framing {
  */
 function watch(socket: net.Socket, timeoutMs: number): void {
   let owed = 0;
+  /** A Flush asks for what is pending without a ReadyForQuery (postgres.js describes a new statement so). */
+  let flushed = false;
   let copyingIn = false;
   /** After an SSL/GSS request the bytes are encrypted: fall back to "any write wants some answer". */
   let opaque = false;
@@ -115,15 +118,17 @@ function watch(socket: net.Socket, timeoutMs: number): void {
     timer = null;
   };
   const settle = () => {
-    if (opaque || (owed > 0 && !copyingIn)) arm();
+    if (opaque || ((owed > 0 || flushed) && !copyingIn)) arm();
     else disarm();
   };
 
   const outgoing = new Framing((type) => {
     if (type === QUERY || type === SYNC) owed++;
+    else if (type === FLUSH) flushed = true;
     else if (type === COPY_DONE || type === COPY_FAIL) copyingIn = false;
   }, true);
   const incoming = new Framing((type) => {
+    flushed = false;
     if (type === READY_FOR_QUERY) owed = Math.max(0, owed - 1);
     else if (type === COPY_IN_RESPONSE || type === COPY_BOTH_RESPONSE) copyingIn = true;
   }, false);

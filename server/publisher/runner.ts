@@ -8,6 +8,7 @@ import type { Db } from '../db/client.ts';
 import { arrayLiteral } from '../db/sql.ts';
 import { createWorkerPool } from '../db/worker-pool.ts';
 import type { MetaClient } from '../instagrams/meta.ts';
+import { deleteExpiredIdempotencyKeys } from '../idempotency/idempotency.ts';
 import { deleteExpiredOAuthStates } from '../instagrams/oauth.ts';
 import { refreshDueAccounts } from '../instagrams/refresh.ts';
 import {
@@ -194,9 +195,10 @@ export async function startPublishWorker(opts: WorkerOptions): Promise<PublishWo
         const counters = await deleteExpiredRateLimits(opts.db);
         const oauthStates = await deleteExpiredOAuthStates(opts.db);
         const comments = await pruneComments(opts.db);
+        const idempotencyKeys = await deleteExpiredIdempotencyKeys(opts.db);
         logger.info(
-          { sessions, counters, oauthStates, comments },
-          'deleted expired sessions, rate-limit counters, OAuth states and old comments',
+          { sessions, counters, oauthStates, comments, idempotencyKeys },
+          'deleted expired sessions, rate-limit counters, OAuth states, old comments and kept answers',
         );
       },
       [PRUNE_MEDIA_TASK]: async (payload) => {
