@@ -58,12 +58,10 @@ async function main(): Promise<void> {
   const dbHandle = await resolveDatabaseUrl(env, logger);
   stops.unshift(dbHandle.stop);
   await migrateDatabase(dbHandle.url);
-  // Publishing runs hold a connection each; the API shares the same pool.
   const timeoutMs = env.DATABASE_TIMEOUT * 1000;
-  const database = connect(dbHandle.url, {
-    max: 10 + (env.ROLE === 'api' ? 0 : env.WORKER_CONCURRENCY),
-    timeoutMs,
-  });
+  // The API and the worker each have their own pool: a burst of publishing (or a database that is
+  // failing under it) never leaves API requests waiting in line behind publishing runs.
+  const database = connect(dbHandle.url, { max: 10, timeoutMs });
   stops.unshift(database.close);
   const cipher = tokenCipherFromEnv(env, logger);
 
@@ -97,9 +95,12 @@ async function main(): Promise<void> {
   }
 
   if (env.ROLE === 'all' || env.ROLE === 'worker') {
+    // Publishing runs hold a connection each.
+    const workerDatabase = connect(dbHandle.url, { max: env.WORKER_CONCURRENCY + 2, timeoutMs });
+    stops.unshift(workerDatabase.close);
     const worker = await startPublishWorker({
       url: dbHandle.url,
-      db: database.db,
+      db: workerDatabase.db,
       meta,
       cipher,
       logger,

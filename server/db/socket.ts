@@ -38,6 +38,7 @@ const FLUSH = 0x48; // 'H'
 const COPY_DONE = 0x63; // 'c'
 const COPY_FAIL = 0x66; // 'f'
 const READY_FOR_QUERY = 0x5a; // 'Z'
+const ERROR_RESPONSE = 0x45; // 'E'
 const COPY_IN_RESPONSE = 0x47; // 'G'
 const COPY_BOTH_RESPONSE = 0x57; // 'W'
 
@@ -127,8 +128,13 @@ function watch(socket: net.Socket, timeoutMs: number): void {
     else if (type === FLUSH) flushed = true;
     else if (type === COPY_DONE || type === COPY_FAIL) copyingIn = false;
   }, true);
+  /** Whether the session got past its startup (its first ReadyForQuery). */
+  let ready = false;
   const incoming = new Framing((type) => {
     flushed = false;
+    // Refused at startup (not accepting connections, too many clients, starting up, …).
+    if (type === ERROR_RESPONSE && !ready) noteDatabaseFailure();
+    if (type === READY_FOR_QUERY) ready = true;
     if (type === READY_FOR_QUERY) owed = Math.max(0, owed - 1);
     else if (type === COPY_IN_RESPONSE || type === COPY_BOTH_RESPONSE) copyingIn = true;
   }, false);
@@ -169,7 +175,11 @@ function watch(socket: net.Socket, timeoutMs: number): void {
     }
     settle();
   });
-  socket.once('close', disarm);
+  socket.once('close', () => {
+    disarm();
+    // Closed with an answer owed: the server ended the session (terminated, shut down) or the network did.
+    if (owed > 0 && !opaque) noteDatabaseFailure();
+  });
 }
 
 export interface WatchedSocketOptions {
