@@ -114,6 +114,29 @@ describe('connections whose server stops answering', () => {
     }
   });
 
+  it('closes the pool’s other silent connections with the frozen one, so the next query needs no wait', async () => {
+    const database = connect(proxy.urlFor(adminUrl()), { max: 3, timeoutMs: 1_000 });
+    try {
+      // Three connections open, then idle for longer than the timeout.
+      await Promise.all([1, 2, 3].map(() => database.sql`select pg_sleep(0.2)`));
+      expect(proxy.open).toBe(3);
+      await new Promise((r) => setTimeout(r, 1_200));
+      proxy.partition();
+      const error = await database.sql`select 1`.then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(isDatabaseUnavailable(error)).toBe(true);
+      await new Promise((r) => setTimeout(r, 50));
+      const started = performance.now();
+      await Promise.all([1, 2, 3].map(() => database.sql`select 1`));
+      // Without the sweep, two of these would each wait a second for their frozen connection.
+      expect(performance.now() - started).toBeLessThan(500);
+    } finally {
+      await database.close();
+    }
+  });
+
   it('gives up a new statement’s describe round trip too (a Flush, not a Sync)', async () => {
     const database = connect(proxy.urlFor(adminUrl()), { max: 1, timeoutMs: 1_000 });
     try {

@@ -1,7 +1,7 @@
 import { drizzle, type PostgresJsDatabase } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import * as schema from './schema.ts';
-import { connectWatched } from './socket.ts';
+import { connectWatched, type SocketGroup } from './socket.ts';
 
 export type Db = PostgresJsDatabase<typeof schema>;
 export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
@@ -54,6 +54,7 @@ export function connect(
   } = {},
 ): Database {
   const timeoutMs = opts.timeoutMs ?? 5_000;
+  const group: SocketGroup = new Set();
   const sql = postgres(url, {
     max: opts.max ?? 10,
     ...(timeoutMs > 0 ? { connect_timeout: timeoutMs / 1000 } : {}),
@@ -64,7 +65,10 @@ export function connect(
     // connecting: postgres.js attaches its handlers, and the startup message waits in the socket.
     ...({
       socket: (o: { host: string[]; port: number[]; path?: string }) =>
-        connectWatched(o.path ? { path: o.path } : { host: o.host[0]!, port: o.port[0]! }, { timeoutMs }),
+        connectWatched(o.path ? { path: o.path } : { host: o.host[0]!, port: o.port[0]! }, {
+          timeoutMs,
+          group,
+        }),
     } as object),
     // Notices such as "relation already exists, skipping" are noise in our logs.
     onnotice: () => {},

@@ -92,8 +92,28 @@ class Framing {
  * still owes; while it is above zero (and the client is not itself streaming
  * COPY data) a timer runs, reset by every byte that arrives.
  */
-function watch(socket: net.Socket, timeoutMs: number): void {
+/** One watched connection, as its pool's other connections see it. */
+interface Watched {
+  socket: net.Socket;
+  /** Owes nothing: idle in its pool. */
+  idle(): boolean;
+  /** performance.now() of the last byte heard from the server. */
+  heardAt(): number;
+}
+
+/**
+ * The connections of one pool. When one is given up for not answering, the
+ * idle ones that have not heard from the server for as long were most likely
+ * opened across the same network path (a partition, a dropped NAT table):
+ * they are closed too, so the next queries open fresh connections instead of
+ * each finding a frozen one after DATABASE_TIMEOUT. A healthy idle connection
+ * closed this way costs one reconnect.
+ */
+export type SocketGroup = Set<Watched>;
+
+function watch(socket: net.Socket, timeoutMs: number, group: SocketGroup | undefined): void {
   let owed = 0;
+  let heardAt = performance.now();
   /** A Flush asks for what is pending without a ReadyForQuery (postgres.js describes a new statement so). */
   let flushed = false;
   let copyingIn = false;
@@ -105,6 +125,9 @@ function watch(socket: net.Socket, timeoutMs: number): void {
     timer = null;
     noteDatabaseFailure();
     socket.destroy(new DatabaseTimeoutError(timeoutMs));
+    const silentSince = performance.now() - timeoutMs;
+    for (const other of group ?? [])
+      if (other.socket !== socket && other.idle() && other.heardAt() < silentSince) other.socket.destroy();
   };
   const arm = () => {
     if (timer) timer.refresh();
@@ -163,7 +186,10 @@ function watch(socket: net.Socket, timeoutMs: number): void {
     return write(...args);
   };
 
+  const self: Watched = { socket, idle: () => owed === 0 && !flushed, heardAt: () => heardAt };
+  group?.add(self);
   socket.on('data', (chunk: Buffer) => {
+    heardAt = performance.now();
     if (opaque) {
       disarm();
       return;
@@ -176,6 +202,7 @@ function watch(socket: net.Socket, timeoutMs: number): void {
     settle();
   });
   socket.once('close', () => {
+    group?.delete(self);
     disarm();
     // Closed with an answer owed: the server ended the session (terminated, shut down) or the network did.
     if (owed > 0 && !opaque) noteDatabaseFailure();
@@ -185,6 +212,8 @@ function watch(socket: net.Socket, timeoutMs: number): void {
 export interface WatchedSocketOptions {
   /** How long an owed answer may take to start arriving (DATABASE_TIMEOUT); 0 turns the watch off. */
   timeoutMs: number;
+  /** The pool's connections, closed together when one is found frozen (see SocketGroup). */
+  group?: SocketGroup;
 }
 
 /** A connecting socket for postgres.js's `socket` option (it connects nothing itself). */
@@ -217,5 +246,5 @@ function prepare(socket: net.Socket, opts: WatchedSocketOptions): void {
   // Finds a dead peer on an idle connection eventually (the kernel's probe schedule), so a
   // LISTEN connection cut by a partition is replaced; owed answers are the watch's job.
   socket.setKeepAlive(true, 10_000);
-  if (opts.timeoutMs > 0) watch(socket, opts.timeoutMs);
+  if (opts.timeoutMs > 0) watch(socket, opts.timeoutMs, opts.group);
 }

@@ -13,7 +13,7 @@ import pg from 'pg';
 // Not re-exported by the package's index; the module is part of its published dist.
 import { RETRYABLE_ERROR_CODES } from 'graphile-worker/dist/lib.js';
 import { describeError, type Logger } from '../logger.ts';
-import { watchedStream } from './socket.ts';
+import { watchedStream, type SocketGroup } from './socket.ts';
 import { isDatabaseUnavailable } from './unavailable.ts';
 
 export const DATABASE_UNAVAILABLE = 'DATABASE_UNAVAILABLE';
@@ -93,13 +93,14 @@ export function createWorkerPool(
   url: string,
   opts: { max: number; timeoutMs: number; logger: Logger },
 ): pg.Pool {
+  const group: SocketGroup = new Set();
   const pool = new WorkerPool({
     connectionString: url,
     max: opts.max,
     Client: WorkerClient,
     // A connection that stops answering is given up (server/db/socket.ts), the startup included,
     // so a connect is bounded too.
-    stream: () => watchedStream({ timeoutMs: opts.timeoutMs }),
+    stream: () => watchedStream({ timeoutMs: opts.timeoutMs, group }),
   });
   // Without these, an idle client cut by the server (a restart, a terminated backend) is an
   // unhandled 'error' event.

@@ -97,7 +97,6 @@ export class FaultRig {
         ROLE: 'all',
         PORT: String(port),
         DATABASE_URL: this.proxy.urlFor(url),
-        GRAPH_API_URL: this.fake.url,
         ENCRYPTION_KEY: randomBytes(32).toString('base64'),
         WORKER_CONCURRENCY: String(this.opts.concurrency),
         WORKER_POLL_INTERVAL_MS: '200',
@@ -105,6 +104,10 @@ export class FaultRig {
         API_RATE_LIMIT: '0',
         MEDIA_PREFLIGHT: 'off',
         WEBHOOK_ALLOW_PRIVATE_HOSTS: 'true',
+        // Meta's comment webhooks reach us (channels), signed with the fake's app secrets.
+        ...this.fake.env(),
+        GRAPH_API_URL: this.fake.url,
+        WEBHOOK_VERIFY_TOKEN: 'fault-verify-token',
         ...this.opts.env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -132,6 +135,65 @@ export class FaultRig {
     const admin = postgres(inject('adminUrl'), { max: 1, onnotice: () => {} });
     await admin.unsafe(`drop database if exists "${this.dbName}" with (force)`).catch(() => undefined);
     await admin.end({ timeout: 5 });
+  }
+
+  /**
+   * A connected account with a channel that replies to comments containing "price", and a comment
+   * delivered by Meta's webhook: its reply is an action waiting to run. Returns the comment's id.
+   */
+  async channelAction(): Promise<string> {
+    const account = this.fake.addAccount();
+    const connected = await this.api('POST', '/instagrams', {
+      body: { token: this.fake.tokenFor(account.igUserId, 'ig_long') },
+    });
+    if (connected.status !== 201)
+      throw new Error(`connect: ${connected.status} ${JSON.stringify(connected.body)}`);
+    const channel = await this.api('POST', `/instagrams/${connected.body.id}/channels/`, {
+      body: {
+        action: 'comment',
+        target: 'comments',
+        value: 'price',
+        comments: ['Hi @{username}, see your DMs'],
+      },
+    });
+    if (channel.status !== 201) throw new Error(`channel: ${channel.status} ${JSON.stringify(channel.body)}`);
+    const media = this.fake.addMedia(account.igUserId, 'on sale');
+    const comment = this.fake.addComment(media.id, { text: 'what is the price?' });
+    const delivery = this.fake.webhookDelivery([comment]);
+    const res = await fetch(`${this.base}/webhooks/instagram`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-hub-signature-256': delivery.signature },
+      body: delivery.body,
+    });
+    if (res.status !== 200) throw new Error(`comment webhook: ${res.status}`);
+    return comment.id;
+  }
+
+  /**
+   * An upload whose body trickles in over `ms` (so that it is still arriving when the fault
+   * starts). Resolves with the answer's status and body.
+   */
+  trickleUpload(file: Buffer, ms: number): Promise<{ status: number; body: Record<string, unknown> | null }> {
+    const pieces = 20;
+    const size = Math.ceil(file.length / pieces);
+    const body = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        const i = (this as unknown as { i?: number }).i ?? 0;
+        (this as unknown as { i: number }).i = i + 1;
+        if (i >= pieces) return controller.close();
+        await new Promise((r) => setTimeout(r, ms / pieces));
+        controller.enqueue(file.subarray(i * size, (i + 1) * size));
+      },
+    });
+    return fetch(`${this.base}/api/v1/media`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${this.token}`, 'content-type': 'image/jpeg' },
+      body,
+      duplex: 'half',
+      signal: AbortSignal.timeout(60_000),
+    } as RequestInit)
+      .then(async (res) => ({ status: res.status, body: (await res.json().catch(() => null)) as never }))
+      .catch(() => ({ status: 0, body: null }));
   }
 
   api(method: string, path: string, opts: { body?: unknown } = {}) {
