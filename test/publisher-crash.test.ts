@@ -29,6 +29,34 @@ describe('reconciliation', () => {
   });
   afterAll(() => env.close());
 
+  it('unlocks a job its own process locked but never received (the fetch’s answer was lost), and no other', async () => {
+    const sql = env.server.database.sql;
+    const add = async (key: string) =>
+      (
+        await sql`select (graphile_worker.add_job('publish_post', '{"postId": 999999}'::json, job_key := ${key})).id::text as id`
+      )[0]!.id as string;
+    const lost = await add('lost-fetch');
+    const running = await add('still-running');
+    const fresh = await add('just-fetched');
+    await sql`update graphile_worker._private_jobs set locked_by = 'pool-mine', locked_at = now() - interval '2 minutes'
+              where id = any(${[lost, running]}::bigint[])`;
+    await sql`update graphile_worker._private_jobs set locked_by = 'pool-mine', locked_at = now() where id = ${fresh}`;
+    await reconcile(env.server.database.db, {
+      logger: captureLogger().logger,
+      deadWorkerMs: 3000,
+      ownWorkerIds: ['pool-mine'],
+      jobsInFlight: [running],
+    });
+    const locks =
+      await sql`select id::text, locked_by from graphile_worker._private_jobs where id = any(${[lost, running, fresh]}::bigint[]) order by id`;
+    expect(Object.fromEntries(locks.map((r) => [r.id, r.locked_by]))).toEqual({
+      [lost]: null,
+      [running]: 'pool-mine',
+      [fresh]: 'pool-mine',
+    });
+    await sql`delete from graphile_worker._private_jobs where id = any(${[lost, running, fresh]}::bigint[])`;
+  });
+
   it('re-adds the job of an overdue scheduled post that lost it, and of a post whose worker died', async () => {
     const make = async (ig: string) =>
       (

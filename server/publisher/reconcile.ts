@@ -28,6 +28,8 @@ export async function reconcile(
     ownWorkerIds?: string[];
     /** Posts this process is publishing right now (PublisherDeps.running). */
     runningHere?: number[];
+    /** Jobs this process is running (fetched and not yet recorded as done). */
+    jobsInFlight?: string[];
   },
 ): Promise<{ unlocked: number; readded: number }> {
   const dead = intervalOf(opts.deadWorkerMs);
@@ -42,6 +44,19 @@ export async function reconcile(
   if (ids.length > 0) {
     await db.execute(sql`select graphile_worker.force_unlock_workers(${arrayLiteral(ids)}::text[])`);
     opts.logger.warn({ workers: ids }, 'unlocked the jobs of workers that stopped');
+  }
+
+  // A job locked by this process that it is not running: the answer to the fetch that locked it
+  // was lost (the connection died after the commit). Nobody will run it until the lock is 4 hours
+  // old, so it is unlocked; a minute's grace covers a fetch whose answer is still arriving.
+  if (opts.ownWorkerIds?.length) {
+    const orphans = await db.execute<{ id: string }>(sql`
+      update graphile_worker._private_jobs set locked_by = null, locked_at = null
+      where locked_by = any(${arrayLiteral(opts.ownWorkerIds)}::text[])
+        and locked_at < now() - interval '1 minute'
+        and id <> all(${arrayLiteral(opts.jobsInFlight ?? [])}::bigint[])
+      returning id`);
+    if (orphans.length > 0) opts.logger.warn({ jobs: orphans.length }, 'unlocked jobs whose fetch was lost');
   }
 
   const stuck = await db.execute<{ id: string }>(sql`

@@ -151,6 +151,10 @@ export async function startPublishWorker(opts: WorkerOptions): Promise<PublishWo
   events.on('worker:create', ({ worker }) => {
     ids.add(worker.workerId);
   });
+  // Jobs this process is running, from fetch until graphile-worker has recorded their outcome.
+  const inFlight = new Set<string>();
+  events.on('job:start', ({ job }) => inFlight.add(String(job.id)));
+  events.on('job:complete', ({ job }) => inFlight.delete(String(job.id)));
 
   // Our own pool rather than one graphile-worker makes: it would end its pool without waiting
   // at stop(), and its outcome writes must be retried whatever connection error they meet.
@@ -187,6 +191,7 @@ export async function startPublishWorker(opts: WorkerOptions): Promise<PublishWo
           deadWorkerMs: settings.deadWorkerMs,
           ownWorkerIds: [...ids],
           runningHere: [...running],
+          jobsInFlight: [...inFlight],
         });
       },
       [PRUNE_EXPIRED_TASK]: async (payload) => {
