@@ -191,7 +191,7 @@ export class FaultRig {
       body,
       duplex: 'half',
       signal: AbortSignal.timeout(60_000),
-    } as RequestInit)
+    })
       .then(async (res) => ({ status: res.status, body: (await res.json().catch(() => null)) as never }))
       .catch(() => ({ status: 0, body: null }));
   }
