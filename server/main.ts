@@ -152,9 +152,9 @@ async function main(): Promise<void> {
     );
   }
 
-  // A database call whose failure nobody awaited (seen inside postgres.js when a backend is
-  // terminated mid-transaction) must not end the process: the work it belonged to is retried by
-  // its job or reconcile. Anything else unhandled is a bug: stop cleanly and let the service
+  // A database call whose failure nobody awaited (the fault tests saw a 57P01 reach here when
+  // backends were terminated mid-transaction) must not end the process: the work it belonged to
+  // is retried by its job or reconcile. Anything else unhandled is a bug: stop cleanly and let the service
   // manager start us again, as Node would (less abruptly).
   process.on('unhandledRejection', (reason) => {
     if (isDatabaseUnavailable(reason)) {
