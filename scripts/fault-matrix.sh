@@ -7,7 +7,7 @@ for stall in 30 90; do
   for concurrency in 10 50; do
     for run in 1 2 3; do
       out=$(FAULT_STALL_S=$stall FAULT_CONCURRENCY=$concurrency npx vitest run test/faults.test.ts -t stall 2>&1)
-      result=$(printf '%s\n' "$out" | grep -aoE 'Tests +[0-9]+ (passed|failed)' | head -1)
+      result=$(printf '%s\n' "$out" | sed 's/\x1b\[[0-9;]*m//g' | grep -aoE 'Tests +[0-9]+ (passed|failed)' | head -1)
       figures=$(printf '%s\n' "$out" | grep -ao 'fault: .*' | head -1)
       echo "stall ${stall}s concurrency ${concurrency} run ${run}: ${result:-no result}; ${figures}"
     done
