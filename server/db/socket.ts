@@ -157,9 +157,10 @@ function watch(socket: net.Socket, timeoutMs: number, group: SocketGroup | undef
     flushed = false;
     // Refused at startup (not accepting connections, too many clients, starting up, …).
     if (type === ERROR_RESPONSE && !ready) noteDatabaseFailure();
-    if (type === READY_FOR_QUERY) ready = true;
-    if (type === READY_FOR_QUERY) owed = Math.max(0, owed - 1);
-    else if (type === COPY_IN_RESPONSE || type === COPY_BOTH_RESPONSE) copyingIn = true;
+    if (type === READY_FOR_QUERY) {
+      ready = true;
+      owed = Math.max(0, owed - 1);
+    } else if (type === COPY_IN_RESPONSE || type === COPY_BOTH_RESPONSE) copyingIn = true;
   }, false);
 
   const write = socket.write.bind(socket) as (...args: unknown[]) => boolean;
