@@ -13,15 +13,15 @@ import { eq, sql } from 'drizzle-orm';
 import type { TokenCipher } from '../crypto/token-cipher.ts';
 import type { Db } from '../db/client.ts';
 import { channelActions, type ChannelAction } from '../db/schema.ts';
-import { GraphError } from '../graph/errors.ts';
 import type { GraphClient } from '../graph/graph-client.ts';
 import type { MetaClient } from '../instagrams/meta.ts';
 import { suspectInstagram } from '../instagrams/service.ts';
 import { DEFAULT_SPEED } from '../instagrams/schemas.ts';
 import { suspicionOf } from '../instagrams/suspicion.ts';
+import { openAccountToken } from '../instagrams/token.ts';
 import { scheduleChannelAction } from '../jobs/channels.ts';
 import type { Logger } from '../logger.ts';
-import { actionOf, errorOf } from '../publisher/run.ts';
+import { actionOf, errorOf, GraphError } from '../graph/errors.ts';
 import { emitWebhookEvent } from '../webhooks/outbox.ts';
 import { hourlyBudget, mayActNow, planSlots } from './pace.ts';
 import { lockPace, planQueuedActions } from './queue.ts';
@@ -188,10 +188,10 @@ export async function runChannelAction(deps: ActDeps, actionId: number): Promise
   const a = await claim(deps, actionId, now);
   if (!a) return;
   const log = deps.logger.child({ channelActionId: a.id, channelId: a.channelId });
-  const token = deps.cipher.open({ keyId: a.tokenKeyId, ciphertext: a.tokenCiphertext });
+  const { graph, token } = openAccountToken(deps, a);
   let resultId: string | null;
   try {
-    resultId = await perform(deps.meta.graph[a.loginType], token, a);
+    resultId = await perform(graph, token, a);
   } catch (error) {
     await failed(deps, a, error, log);
     return;

@@ -17,9 +17,10 @@ import type { GraphClient, GraphComment } from '../graph/graph-client.ts';
 import type { MetaClient } from '../instagrams/meta.ts';
 import { suspectInstagram } from '../instagrams/service.ts';
 import { suspicionOf } from '../instagrams/suspicion.ts';
+import { openAccountToken } from '../instagrams/token.ts';
 import { schedulePoll } from '../jobs/channels.ts';
 import { describeError, type Logger } from '../logger.ts';
-import { actionOf } from '../publisher/run.ts';
+import { actionOf } from '../graph/errors.ts';
 import { storeComments, type IncomingComment } from './intake.ts';
 import type { CommentPollState } from './types.ts';
 
@@ -110,8 +111,7 @@ export async function pollComments(deps: PollDeps, instagramId: number): Promise
     select min(acting_since) as since from channels where instagram_id = ${instagramId} and state = 'start'`);
   if (!earliest?.since) return;
 
-  const graph = deps.meta.graph[account.loginType];
-  const token = deps.cipher.open({ keyId: account.tokenKeyId, ciphertext: account.tokenCiphertext });
+  const { graph, token } = openAccountToken(deps, account);
   const state: CommentPollState = account.commentPoll ?? { counts: {}, intervalS: deps.intervalS, usage: 0 };
   let intervalS = deps.intervalS;
   try {

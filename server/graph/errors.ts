@@ -234,3 +234,35 @@ export function classify(
     (rule.errorCode === 'GRAPH_PERMISSION_MISSING' ? `Missing permission: ${e.message}` : undefined);
   return { action: rule.action, errorCode: rule.errorCode, ...(hint ? { hint } : {}) };
 }
+
+/**
+ * A failure as it is stored and shown (a post's `error`, a channel action's):
+ * our code, a sentence for the user, and Meta's codes when Meta refused.
+ */
+export interface FailureRecord {
+  code: string;
+  message: string;
+  graph_code: number | null;
+  graph_subcode: number | null;
+}
+
+/** The record of any error a Graph call threw; anything else is `INTERNAL`, its text kept out. */
+export function errorOf(error: unknown): FailureRecord {
+  if (error instanceof GraphError) {
+    return {
+      code: error.errorCode,
+      message: error.userMessage,
+      graph_code: error.code,
+      graph_subcode: error.subcode,
+    };
+  }
+  if (error instanceof GraphNetworkError)
+    return { code: error.errorCode, message: error.userMessage, graph_code: null, graph_subcode: null };
+  return { code: 'INTERNAL', message: 'Publishing failed unexpectedly.', graph_code: null, graph_subcode: null };
+}
+
+/** What to do about an error a Graph call threw; `unknown` for anything that is not Meta's. */
+export function actionOf(error: unknown): GraphAction | 'unknown' {
+  if (error instanceof GraphError || error instanceof GraphNetworkError) return error.action;
+  return 'unknown';
+}

@@ -15,7 +15,8 @@ import { describeError, type Logger } from '../logger.ts';
 import { readProfile, refreshInstagramToken, type MetaClient } from './meta.ts';
 import { suspicionOf } from './suspicion.ts';
 import { emitWebhookEvent } from '../webhooks/outbox.ts';
-import { appendInstagramEvent, openToken, suspectInstagram, toInstagramOutput } from './service.ts';
+import { appendInstagramEvent, suspectInstagram, toInstagramOutput } from './service.ts';
+import { openAccountToken } from './token.ts';
 import type { StateReason } from './types.ts';
 
 const DAY_MS = 86_400_000;
@@ -69,7 +70,7 @@ export async function refreshAccount(
     await db.transaction((tx) => suspectInstagram(tx, row.id, reason, { now, ifToken: row.tokenCiphertext }));
     return { refreshed: false, suspected: true, message: reason.message };
   }
-  const token = openToken(deps.cipher, row);
+  const { token } = openAccountToken(deps, row);
   try {
     const profile = await readProfile(
       deps.meta,

@@ -4,6 +4,7 @@ import { authedProcedure, router, type AuthedContext } from '../trpc.ts';
 import { connectError, readProfile, verifyToken } from './meta.ts';
 import { startOAuth, subscribeConnected } from './oauth.ts';
 import { refreshAccount } from './refresh.ts';
+import { openAccountToken } from './token.ts';
 import {
   ZConnectInput,
   ZDeletedInstagram,
@@ -22,7 +23,6 @@ import {
   getInstagramRow,
   listInstagramEvents,
   listInstagrams,
-  openToken,
   saveVerifiedAccount,
   startInstagram,
   stopInstagram,
@@ -57,7 +57,7 @@ async function start(ctx: AuthedContext, id: number) {
       await readProfile(ctx.meta, {
         loginType: current.loginType,
         igUserId: current.igUserId,
-        token: openToken(ctx.cipher, current),
+        token: openAccountToken(ctx, current).token,
       });
     } catch (error) {
       const appError = connectError(error);

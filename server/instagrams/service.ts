@@ -73,13 +73,6 @@ export async function lockInstagram(tx: Tx, ownerId: number, id: number): Promis
   return row;
 }
 
-export function openToken(
-  cipher: TokenCipher,
-  row: Pick<InstagramRow, 'tokenKeyId' | 'tokenCiphertext'>,
-): string {
-  return cipher.open({ keyId: row.tokenKeyId, ciphertext: row.tokenCiphertext });
-}
-
 function settingsValues(settings: Settings, base: Pick<InstagramRow, 'speed'> | null) {
   return {
     ...(settings.trusted !== undefined ? { trusted: settings.trusted } : {}),

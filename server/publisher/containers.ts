@@ -12,7 +12,7 @@ import { probeAll } from '../media/post-media.ts';
 import { unreachableMessage } from '../media/preflight.ts';
 import { uploadOf } from '../media/urls.ts';
 import { carouselChildForm, carouselForm } from '../graph/graph-client.ts';
-import type { PublishRun } from './run.ts';
+import type { PublishRun } from './types.ts';
 import { forgetChildContainer, recordChildContainer } from './transitions.ts';
 
 /**

@@ -11,7 +11,9 @@ import { eq, sql } from 'drizzle-orm';
 import { posts } from '../db/schema.ts';
 import { scheduleFirstComment } from '../jobs/first-comment.ts';
 import { appendEvent } from '../posts/events.ts';
-import { actionOf, credentialsOf, errorOf, type PublisherDeps } from './run.ts';
+import { actionOf, errorOf } from '../graph/errors.ts';
+import { credentialsOf } from './run.ts';
+import type { PublisherDeps } from './types.ts';
 
 /** Tries in all, and the wait after each failed one: 5 s, 30 s, 3 min. */
 const RETRY_DELAYS_MS = [5_000, 30_000, 180_000];

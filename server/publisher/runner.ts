@@ -44,12 +44,8 @@ import {
   ZProcessCommentsPayload,
 } from '../jobs/channels.ts';
 import type { Env } from '../env.ts';
-import {
-  DEFAULT_PUBLISHER_SETTINGS,
-  publishPost,
-  type MediaWorkerOptions,
-  type PublisherSettings,
-} from './run.ts';
+import { publishPost } from './run.ts';
+import { DEFAULT_PUBLISHER_SETTINGS, type MediaWorkerOptions, type PublisherSettings } from './types.ts';
 
 export interface WorkerOptions {
   url: string;

@@ -19,7 +19,7 @@ import { scheduleFirstComment } from '../jobs/first-comment.ts';
 import { schedulePublishJob } from '../jobs/publish-post.ts';
 import { appendEvent, eventInsert, type PostEventInput } from '../posts/events.ts';
 import type { PostError } from '../posts/post-error.ts';
-import type { PublishRun } from './run.ts';
+import type { PublishRun } from './types.ts';
 
 /** The lease was taken over (the run was presumed dead): stop without touching the post. */
 export class LeaseLost extends Error {

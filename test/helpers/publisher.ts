@@ -2,7 +2,7 @@ export { waitFor } from './wait.ts';
 import { createTokenCipher, type TokenCipher } from '../../server/crypto/token-cipher.ts';
 import { FakeGraph, type FakeGraphOptions } from '../../server/graph/fake-graph.ts';
 import { createMeta } from '../../server/instagrams/meta.ts';
-import type { PublisherSettings } from '../../server/publisher/run.ts';
+import type { PublisherSettings } from '../../server/publisher/types.ts';
 import { startPublishWorker, type PublishWorker, type WorkerOptions } from '../../server/publisher/runner.ts';
 import { randomBytes } from 'node:crypto';
 import { captureLogger, startTestServer, type TestServer } from './server.ts';
