@@ -11,7 +11,6 @@ import type { DbOrTx } from '../db/client.ts';
 import { AppError, toAppError } from '../errors.ts';
 import { addProcessCommentsJob } from '../jobs/channels.ts';
 import { describeError, type Logger } from '../logger.ts';
-import { requestIdOf } from '../http/request-id.ts';
 
 /** A comment as both paths bring it. */
 export type IncomingComment = {
@@ -119,7 +118,7 @@ export interface IntakeDeps {
 }
 
 function refuse(req: Request, res: Response, error: AppError) {
-  res.status(error.status).json(error.toBody(requestIdOf(req)));
+  res.status(error.status).json(error.toBody(res.locals.requestId));
 }
 
 /** `GET /webhooks/instagram`: Meta's subscription check echoes `hub.challenge` when the token is ours. */
@@ -160,7 +159,7 @@ export function receiveDelivery(deps: IntakeDeps) {
       // Not stored: an error status makes Meta deliver it again.
       const appError = toAppError(error);
       if (appError.code === 'INTERNAL')
-        deps.logger.error({ ...describeError(error), requestId: requestIdOf(req) }, 'webhook not stored');
+        deps.logger.error({ ...describeError(error), requestId: res.locals.requestId }, 'webhook not stored');
       refuse(req, res, appError);
     }
   };

@@ -22,6 +22,7 @@ import type { Resolver } from '../net/public-address.ts';
 import type { WaitingCounts } from '../posts/publish-limit.ts';
 import { appRouter } from '../router.ts';
 import { createContextInner, tokenFromHeader } from '../trpc.ts';
+import { installHooks } from '../hooks.ts';
 import { assignRequestId, requestIdOf } from './request-id.ts';
 import { createRestHandler } from './rest.ts';
 import { restRoutes } from './routes.ts';
@@ -76,6 +77,7 @@ function sendError(req: IncomingMessage, res: express.Response, error: AppError)
 
 export function createApp(deps: AppDeps): express.Express {
   const { database, env, logger } = deps;
+  installHooks();
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', env.TRUST_PROXY);

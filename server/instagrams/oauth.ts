@@ -15,7 +15,6 @@ import { instagrams, oauthStates, type InstagramRow, type LoginType } from '../d
 import { AppError, ERRORS, toAppError, type ErrorCode } from '../errors.ts';
 import { formatInstant } from '../lib/time.ts';
 import { describeError, type Logger } from '../logger.ts';
-import { requestIdOf } from '../http/request-id.ts';
 import { accountsFromCode, authorizeUrl, subscribeWebhooks, type MetaClient } from './meta.ts';
 import { appendInstagramEvent, saveVerifiedAccount } from './service.ts';
 
@@ -107,7 +106,7 @@ function statePage(req: Request, res: Response): void {
     .type('html')
     .send(
       `<!doctype html><meta charset="utf-8"><title>Sign-in link expired</title>` +
-        `<h1>${escapeHtml(error.message)}</h1><p>Error ${error.number} (OAUTH_STATE_INVALID), request ${escapeHtml(requestIdOf(req))}.</p>`,
+        `<h1>${escapeHtml(error.message)}</h1><p>Error ${error.number} (OAUTH_STATE_INVALID), request ${escapeHtml(res.locals.requestId)}.</p>`,
     );
 }
 

@@ -10,9 +10,9 @@ import type { DbOrTx, Tx } from '../db/client.ts';
 import { instagramEvents, instagrams, type InstagramEventType, type InstagramRow } from '../db/schema.ts';
 import { AppError } from '../errors.ts';
 import { formatInstant, formatInstantOrNull } from '../lib/time.ts';
-import { pauseChannels, planQueuedActions, resumeChannels } from '../channels/queue.ts';
 import { emitWebhookEvent } from '../webhooks/outbox.ts';
 import { releaseHeldPosts } from './held-posts.ts';
+import { accountHooks } from './hooks.ts';
 import type { VerifiedAccount } from './meta.ts';
 import { DEFAULT_HOURS, DEFAULT_SPEED, type InstagramOutput, type UpdateInstagramInput } from './schemas.ts';
 import type { StateReason } from './types.ts';
@@ -157,7 +157,7 @@ async function reconnect(
     .where(eq(instagrams.id, current.id))
     .returning();
   const released = row!.state === 'start' ? await releaseHeldPosts(tx, current.id, now) : 0;
-  if (row!.state === 'start') await resumeChannels(tx, current.id, now);
+  if (row!.state === 'start') await accountHooks().started(tx, current.id, now);
   await appendInstagramEvent(tx, current.id, {
     type: 'reconnected',
     message:
@@ -192,7 +192,7 @@ export async function updateInstagram(
   if (!edit.verified) {
     const [row] = await tx.update(instagrams).set(values).where(eq(instagrams.id, current.id)).returning();
     // A new speed, window or time zone moves what channels have queued.
-    if (values.speed || values.hours || values.timezone) await planQueuedActions(tx, current.id, now, 'all');
+    if (values.speed || values.hours || values.timezone) await accountHooks().paceChanged(tx, current.id, now);
     return row!;
   }
   const v = edit.verified;
@@ -234,7 +234,7 @@ export async function startInstagram(
     .where(eq(instagrams.id, id))
     .returning();
   const released = await releaseHeldPosts(tx, id, now);
-  await resumeChannels(tx, id, now);
+  await accountHooks().started(tx, id, now);
   await appendInstagramEvent(tx, id, {
     type: 'started',
     message: released > 0 ? `Started; ${released} held post(s) released.` : 'Started.',
@@ -256,7 +256,7 @@ export async function stopInstagram(
     .set({ state: 'stop', updatedAt: now })
     .where(eq(instagrams.id, id))
     .returning();
-  await pauseChannels(tx, id);
+  await accountHooks().paused(tx, id);
   await appendInstagramEvent(tx, id, {
     type: 'stopped',
     message:
@@ -290,7 +290,7 @@ export async function suspectInstagram(
     .set({ state: 'suspected', stateReason: reason, updatedAt: now })
     .where(eq(instagrams.id, id))
     .returning();
-  await pauseChannels(tx, id);
+  await accountHooks().paused(tx, id);
   await appendInstagramEvent(tx, id, { type: 'suspected', message: reason.message, reason });
   await emitWebhookEvent(
     tx,

@@ -44,6 +44,7 @@ import {
   ZProcessCommentsPayload,
 } from '../jobs/channels.ts';
 import type { Env } from '../env.ts';
+import { installHooks } from '../hooks.ts';
 import { publishPost } from './run.ts';
 import { DEFAULT_PUBLISHER_SETTINGS, type MediaWorkerOptions, type PublisherSettings } from './types.ts';
 
@@ -115,6 +116,7 @@ export function workerLogger(logger: Logger): WorkerLogger {
 }
 
 export async function startPublishWorker(opts: WorkerOptions): Promise<PublishWorker> {
+  installHooks();
   const settings = { ...DEFAULT_PUBLISHER_SETTINGS, ...opts.settings };
   const media: MediaWorkerOptions = {
     mode: 'off',
