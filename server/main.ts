@@ -1,7 +1,7 @@
 import { tokenCipherFromEnv } from './crypto/token-cipher.ts';
 import { FakeGraph } from './graph/fake-graph.ts';
 import { createMeta } from './instagrams/meta.ts';
-import { startPublishWorker, webhooksConfigured } from './publisher/runner.ts';
+import { startWorker, webhooksConfigured } from './worker/worker.ts';
 import { connect } from './db/client.ts';
 import { isDatabaseUnavailable } from './db/unavailable.ts';
 import { migrateDatabase } from './db/migrate.ts';
@@ -98,7 +98,7 @@ async function main(): Promise<void> {
     // Publishing runs hold a connection each.
     const workerDatabase = connect(dbHandle.url, { max: env.WORKER_CONCURRENCY + 2, timeoutMs });
     stops.unshift(workerDatabase.close);
-    const worker = await startPublishWorker({
+    const worker = await startWorker({
       url: dbHandle.url,
       db: workerDatabase.db,
       meta,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { workerLogger } from '../server/publisher/runner.ts';
+import { workerLogger } from '../server/worker/logger.ts';
 import { captureLogger } from './helpers/server.ts';
 
 describe("graphile-worker's log lines", () => {

@@ -19,13 +19,16 @@ import { suspectInstagram } from '../instagrams/service.ts';
 import { DEFAULT_SPEED } from '../instagrams/schemas.ts';
 import { suspicionOf } from '../instagrams/suspicion.ts';
 import { openAccountToken } from '../instagrams/token.ts';
-import { scheduleChannelAction } from '../jobs/channels.ts';
+import { scheduleChannelAction } from '../jobs/channel-action.ts';
 import type { Logger } from '../logger.ts';
 import { actionOf, errorOf, GraphError } from '../graph/errors.ts';
 import { emitWebhookEvent } from '../webhooks/outbox.ts';
 import { hourlyBudget, mayActNow, planSlots } from './pace.ts';
 import { lockPace, planQueuedActions } from './queue.ts';
 import { toActionOutput } from './service.ts';
+import type { ChannelWorkerOptions } from './types.ts';
+import { handle } from '../jobs/job.ts';
+import { channelActionJob } from '../jobs/channel-action.ts';
 
 const HOUR_MS = 3_600_000;
 const DM_WINDOW_MS = 7 * 24 * HOUR_MS;
@@ -37,8 +40,7 @@ export interface ActDeps {
   meta: MetaClient;
   cipher: TokenCipher;
   logger: Logger;
-  /** The first wait after a transient failure (×3 each time); default 30 s. */
-  retryDelayMs?: number;
+  channels?: Pick<ChannelWorkerOptions, 'retryDelayMs'>;
   now?: () => Date;
 }
 
@@ -220,7 +222,7 @@ async function failed(deps: ActDeps, a: Claimed, error: unknown, log: Logger): P
       return;
     }
     if ((action === 'retry' || action === 'retry_later') && a.attempts < MAX_TRIES) {
-      const first = deps.retryDelayMs ?? 30_000;
+      const first = deps.channels?.retryDelayMs ?? 30_000;
       const regain = deps.meta.graph[a.loginType].usage(a.igUserId).regainMinutes * 60_000;
       const wait = Math.max(first * 3 ** (a.attempts - 1) * (action === 'retry_later' ? 10 : 1), regain);
       log.warn({ attempts: a.attempts, err: problem }, 'channel action not done yet; trying again');
@@ -244,3 +246,7 @@ async function failed(deps: ActDeps, a: Claimed, error: unknown, log: Logger): P
   });
   log.warn({ err: problem }, 'channel action failed');
 }
+
+export const channelActionHandler = handle(channelActionJob, (deps: ActDeps, { actionId }) =>
+  runChannelAction(deps, actionId),
+);

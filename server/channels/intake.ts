@@ -9,7 +9,7 @@ import type { Request, Response } from 'express';
 import { sql } from 'drizzle-orm';
 import type { DbOrTx } from '../db/client.ts';
 import { AppError, toAppError } from '../errors.ts';
-import { addProcessCommentsJob } from '../jobs/channels.ts';
+import { addProcessCommentsJob } from '../jobs/process-comments.ts';
 import { describeError, type Logger } from '../logger.ts';
 
 /** A comment as both paths bring it. */

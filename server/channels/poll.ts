@@ -18,11 +18,13 @@ import type { MetaClient } from '../instagrams/meta.ts';
 import { suspectInstagram } from '../instagrams/service.ts';
 import { suspicionOf } from '../instagrams/suspicion.ts';
 import { openAccountToken } from '../instagrams/token.ts';
-import { schedulePoll } from '../jobs/channels.ts';
+import { schedulePoll } from '../jobs/poll-comments.ts';
 import { describeError, type Logger } from '../logger.ts';
 import { actionOf } from '../graph/errors.ts';
 import { storeComments, type IncomingComment } from './intake.ts';
-import type { CommentPollState } from './types.ts';
+import type { ChannelWorkerOptions, CommentPollState } from './types.ts';
+import { handle } from '../jobs/job.ts';
+import { pollCommentsJob } from '../jobs/poll-comments.ts';
 
 /** Recent media looked at each round, and comment pages read per media at most. */
 const RECENT_MEDIA = 10;
@@ -36,10 +38,7 @@ export interface PollDeps {
   meta: MetaClient;
   cipher: TokenCipher;
   logger: Logger;
-  /** COMMENT_POLL_INTERVAL, seconds. */
-  intervalS: number;
-  /** Whether Meta can deliver webhooks to this server (WEBHOOK_VERIFY_TOKEN and an app secret set). */
-  webhooksConfigured: boolean;
+  channels: Pick<ChannelWorkerOptions, 'pollIntervalS' | 'webhooksConfigured'>;
 }
 
 /** The next interval from what Meta's headers said. */
@@ -106,14 +105,15 @@ async function readRound(
 export async function pollComments(deps: PollDeps, instagramId: number): Promise<void> {
   const [account] = await deps.db.select().from(instagrams).where(eq(instagrams.id, instagramId));
   if (!account || account.state !== 'start') return;
-  if (deps.webhooksConfigured && account.webhooksSubscribedAt !== null) return;
+  if (deps.channels.webhooksConfigured && account.webhooksSubscribedAt !== null) return;
   const [earliest] = await deps.db.execute<{ since: Date | null }>(sql`
     select min(acting_since) as since from channels where instagram_id = ${instagramId} and state = 'start'`);
   if (!earliest?.since) return;
 
   const { graph, token } = openAccountToken(deps, account);
-  const state: CommentPollState = account.commentPoll ?? { counts: {}, intervalS: deps.intervalS, usage: 0 };
-  let intervalS = deps.intervalS;
+  const baseS = deps.channels.pollIntervalS;
+  const state: CommentPollState = account.commentPoll ?? { counts: {}, intervalS: baseS, usage: 0 };
+  let intervalS = baseS;
   try {
     const round = await readRound(
       graph,
@@ -123,7 +123,7 @@ export async function pollComments(deps: PollDeps, instagramId: number): Promise
     );
     const stored = await storeComments(deps.db, round.comments, 'poll');
     const usage = graph.usage(account.igUserId);
-    intervalS = nextInterval(deps.intervalS, usage);
+    intervalS = nextInterval(baseS, usage);
     await deps.db
       .update(instagrams)
       .set({ commentPoll: { counts: round.counts, intervalS, usage: usage.percent } })
@@ -150,10 +150,14 @@ export async function pollComments(deps: PollDeps, instagramId: number): Promise
     }
     const usage = graph.usage(account.igUserId);
     intervalS = Math.max(
-      nextInterval(deps.intervalS, usage),
-      actionOf(error) === 'retry_later' ? deps.intervalS * 4 : deps.intervalS * 2,
+      nextInterval(baseS, usage),
+      actionOf(error) === 'retry_later' ? baseS * 4 : baseS * 2,
     );
     deps.logger.warn({ instagramId, ...describeError(error), intervalS }, 'comments could not be polled');
   }
   await schedulePoll(deps.db, instagramId, new Date(Date.now() + intervalS * 1000), 'replace');
 }
+
+export const pollCommentsHandler = handle(pollCommentsJob, (deps: PollDeps, { instagramId }) =>
+  pollComments(deps, instagramId),
+);

@@ -12,6 +12,8 @@ import type { ChannelAction } from '../db/schema.ts';
 import type { Logger } from '../logger.ts';
 import type { IncomingComment } from './intake.ts';
 import { planQueuedActions } from './queue.ts';
+import { handle } from '../jobs/job.ts';
+import { processCommentsJob } from '../jobs/process-comments.ts';
 
 const BATCH = 500;
 
@@ -120,3 +122,7 @@ export async function pruneComments(db: Db): Promise<number> {
     delete from instagram_comments where received_at < now() - interval '8 days' and processed_at is not null`);
   return removed.count;
 }
+
+export const processCommentsHandler = handle(processCommentsJob, async (deps: { db: Db; logger: Logger }) => {
+  await processComments(deps);
+});

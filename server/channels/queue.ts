@@ -8,7 +8,8 @@ import { eq, sql, type SQL } from 'drizzle-orm';
 import type { Tx } from '../db/client.ts';
 import { instagrams, type ChannelAction } from '../db/schema.ts';
 import { DEFAULT_SPEED } from '../instagrams/schemas.ts';
-import { CHANNEL_ACTION_TASK, channelActionJobKey, schedulePoll } from '../jobs/channels.ts';
+import { addChannelActionJobs, channelActionJobKey } from '../jobs/channel-action.ts';
+import { schedulePoll } from '../jobs/poll-comments.ts';
 import { hourlyBudget, planSlots } from './pace.ts';
 
 /**
@@ -28,7 +29,7 @@ export async function unplan(tx: Tx, instagramId: number, where: SQL) {
       update channel_actions a set slot_at = null
       where ${where} and a.status = 'queued' and a.attempts = 0
       returning a.id)
-    select graphile_worker.remove_job(${channelActionJobKey('')} || paused.id) from paused`);
+    select graphile_worker.remove_job(${channelActionJobKey(sql`paused.id`)}) from paused`);
 }
 
 /**
@@ -66,7 +67,7 @@ export async function planQueuedActions(
         mode === 'append'
           ? sql`a.slot_at is null`
           : sql`(a.attempts = 0 or not exists (
-              select 1 from graphile_worker.jobs j where j.key = ${channelActionJobKey('')} || a.id))`
+              select 1 from graphile_worker.jobs j where j.key = ${channelActionJobKey(sql`a.id`)}))`
       }
     order by a.id`);
   if (pending.length === 0) return 0;
@@ -106,9 +107,7 @@ export async function planQueuedActions(
         from unnest(${`{${ids.join(',')}}`}::bigint[], ${`{${times.join(',')}}`}::timestamptz[]) as x(id, at)
         where a.id = x.id
         returning a.id, x.at)
-      select graphile_worker.add_job(${CHANNEL_ACTION_TASK}, json_build_object('actionId', planned.id),
-        run_at := planned.at, job_key := ${channelActionJobKey('')} || planned.id,
-        job_key_mode := 'replace', max_attempts := 10)
+      select ${addChannelActionJobs(sql`planned.id`, sql`planned.at`)}
       from planned`);
   if (waiting.length > 0)
     await unplan(tx, instagramId, sql`a.id = any(${`{${waiting.join(',')}}`}::bigint[])`);

@@ -17,7 +17,7 @@ import {
 } from '../db/schema.ts';
 import { AppError, type FieldIssue } from '../errors.ts';
 import { getInstagramRow } from '../instagrams/service.ts';
-import { channelActionJobKey } from '../jobs/channels.ts';
+import { channelActionJobKey } from '../jobs/channel-action.ts';
 import { decodeIdCursor, encodeIdCursor } from '../lib/cursor.ts';
 import { formatInstant } from '../lib/time.ts';
 import { ensureFeed, resumeChannels, unplan } from './queue.ts';
@@ -267,7 +267,7 @@ export async function deleteChannel(
 ): Promise<{ id: number; deleted: true }> {
   const current = await lockChannel(tx, ownerId, ids);
   await tx.execute(sql`
-    select graphile_worker.remove_job(${channelActionJobKey('')} || a.id)
+    select graphile_worker.remove_job(${channelActionJobKey(sql`a.id`)})
     from channel_actions a where a.channel_id = ${current.id} and a.status = 'queued'`);
   await tx.delete(channels).where(eq(channels.id, current.id));
   return { id: current.id, deleted: true };

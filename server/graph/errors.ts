@@ -258,7 +258,12 @@ export function errorOf(error: unknown): FailureRecord {
   }
   if (error instanceof GraphNetworkError)
     return { code: error.errorCode, message: error.userMessage, graph_code: null, graph_subcode: null };
-  return { code: 'INTERNAL', message: 'Publishing failed unexpectedly.', graph_code: null, graph_subcode: null };
+  return {
+    code: 'INTERNAL',
+    message: 'Publishing failed unexpectedly.',
+    graph_code: null,
+    graph_subcode: null,
+  };
 }
 
 /** What to do about an error a Graph call threw; `unknown` for anything that is not Meta's. */

@@ -30,6 +30,7 @@ export function setAccountHooks(hooks: AccountHooks): void {
  * answering comments.
  */
 export function accountHooks(): AccountHooks {
-  if (!installed) throw new Error('account hooks are not set: call installHooks() (server/hooks.ts) at start');
+  if (!installed)
+    throw new Error('account hooks are not set: call installHooks() (server/hooks.ts) at start');
   return installed;
 }

@@ -18,6 +18,8 @@ import { emitWebhookEvent } from '../webhooks/outbox.ts';
 import { appendInstagramEvent, suspectInstagram, toInstagramOutput } from './service.ts';
 import { openAccountToken } from './token.ts';
 import type { StateReason } from './types.ts';
+import { handle } from '../jobs/job.ts';
+import { refreshTokensJob } from '../jobs/refresh-tokens.ts';
 
 const DAY_MS = 86_400_000;
 /** Tokens expiring within this window are refreshed by the daily job. */
@@ -208,3 +210,8 @@ export async function refreshDueAccounts(
   }
   return { accounts: rows.length, refreshed, suspected };
 }
+
+export const refreshTokensHandler = handle(refreshTokensJob, async (deps: RefreshDeps) => {
+  const outcome = await refreshDueAccounts(deps);
+  deps.logger.info(outcome, 'refreshed Instagram accounts');
+});

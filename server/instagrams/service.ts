@@ -192,7 +192,8 @@ export async function updateInstagram(
   if (!edit.verified) {
     const [row] = await tx.update(instagrams).set(values).where(eq(instagrams.id, current.id)).returning();
     // A new speed, window or time zone moves what channels have queued.
-    if (values.speed || values.hours || values.timezone) await accountHooks().paceChanged(tx, current.id, now);
+    if (values.speed || values.hours || values.timezone)
+      await accountHooks().paceChanged(tx, current.id, now);
     return row!;
   }
   const v = edit.verified;

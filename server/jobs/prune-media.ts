@@ -1,9 +1,10 @@
 import { z } from 'zod';
+import { defineJob } from './job.ts';
 
-/** Removes uploads no waiting post needs (server/media/retention.ts). */
-export const PRUNE_MEDIA_TASK = 'prune_media';
-
-export const ZPruneMediaPayload = z.object({}).passthrough();
-
-/** Hourly, at a minute no other crontab entry uses. */
-export const PRUNE_MEDIA_CRONTAB = `29 * * * * ${PRUNE_MEDIA_TASK} ?max=1&jobKey=${PRUNE_MEDIA_TASK}`;
+/** Removes uploads no waiting post needs (server/media/retention.ts). Hourly, at a minute of its own. */
+export const pruneMediaJob = defineJob({
+  task: 'prune_media',
+  payload: z.object({}).passthrough(),
+  maxAttempts: 1,
+  schedule: '29 * * * *',
+});

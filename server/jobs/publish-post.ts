@@ -1,11 +1,14 @@
 import { sql, type SQL } from 'drizzle-orm';
 import { z } from 'zod';
 import type { DbOrTx } from '../db/client.ts';
+import { defineJob } from './job.ts';
 
 /** Publishes one post; the post row is the truth, the payload only names it. */
-export const PUBLISH_POST_TASK = 'publish_post';
-
-export const ZPublishPostPayload = z.object({ postId: z.number().int().positive() });
+export const publishPostJob = defineJob({
+  task: 'publish_post',
+  payload: z.object({ postId: z.number().int().positive() }),
+  maxAttempts: 25,
+});
 
 /** Every post has at most one publishing job, keyed `post:<id>`. */
 export const PUBLISH_JOB_KEY_PREFIX = 'post:';
@@ -38,13 +41,13 @@ export async function schedulePublishJob(
     const withEvent = event && attempt === 1 ? sql`with event as (${event}) ` : sql``;
     const rows = await db.execute<{ id: string | null }>(sql`
       ${withEvent}select (graphile_worker.add_job(
-        ${PUBLISH_POST_TASK},
+        ${publishPostJob.task},
         json_build_object('postId', ${postId}::bigint),
         run_at := ${runAt.toISOString()}::timestamptz,
         job_key := ${publishJobKey(postId)},
         job_key_mode := 'replace',
         priority := ${opts.priority === undefined ? fairPriority(postId) : sql`${opts.priority}::int`},
-        max_attempts := 25
+        max_attempts := ${publishPostJob.maxAttempts}::int
       )).id::text as id`);
     if (rows[0]?.id) return;
     if (attempt >= 5) throw new Error(`add_job returned no job for post ${postId} after ${attempt} attempts`);

@@ -1,12 +1,13 @@
 import { z } from 'zod';
+import { defineJob } from './job.ts';
 
-/** Puts stuck posts back on track (server/publisher/reconcile.ts). */
-export const RECONCILE_TASK = 'reconcile';
-
-export const ZReconcilePayload = z.object({}).passthrough();
-
-/** Every minute; `max=1` so a slow run is never retried on top of the next one. */
-export const RECONCILE_CRONTAB = `* * * * * ${RECONCILE_TASK} ?max=1&jobKey=${RECONCILE_TASK}`;
+/** Puts stuck posts back on track (server/publisher/reconcile.ts); every minute. */
+export const reconcileJob = defineJob({
+  task: 'reconcile',
+  payload: z.object({}).passthrough(),
+  maxAttempts: 1,
+  schedule: '* * * * *',
+});
 
 type AddJob = (task: string, payload: object, spec: { jobKey: string; runAt?: Date }) => Promise<unknown>;
 
@@ -16,9 +17,9 @@ type AddJob = (task: string, payload: object, spec: { jobKey: string; runAt?: Da
  * recovered without waiting for the next minute.
  */
 export async function enqueueReconcileAfterStart(addJob: AddJob, deadWorkerMs: number): Promise<void> {
-  await addJob(RECONCILE_TASK, {}, { jobKey: 'reconcile:start' });
+  await addJob(reconcileJob.task, {}, { jobKey: 'reconcile:start' });
   await addJob(
-    RECONCILE_TASK,
+    reconcileJob.task,
     {},
     { jobKey: 'reconcile:after-start', runAt: new Date(Date.now() + deadWorkerMs + 2_000) },
   );

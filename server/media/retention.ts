@@ -13,6 +13,9 @@
  */
 import { sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/client.ts';
+import { handle } from '../jobs/job.ts';
+import { pruneMediaJob } from '../jobs/prune-media.ts';
+import type { Logger } from '../logger.ts';
 
 const BATCH = 200;
 const ABANDONED_AFTER = '6 hours';
@@ -59,3 +62,12 @@ export async function pruneMedia(
     if (batch.locked < BATCH) return removed;
   }
 }
+
+/** The hourly `prune_media` job; MEDIA_RETENTION comes in `media.retentionMs`. */
+export const pruneMediaHandler = handle(
+  pruneMediaJob,
+  async (deps: { db: Db; logger: Logger; media: { retentionMs: number } }) => {
+    const removed = await pruneMedia(deps.db, { retentionMs: deps.media.retentionMs });
+    deps.logger.info({ removed }, 'removed uploads no post needs');
+  },
+);

@@ -14,14 +14,18 @@ import { appendEvent } from '../posts/events.ts';
 import { actionOf, errorOf } from '../graph/errors.ts';
 import { credentialsOf } from './run.ts';
 import type { PublisherDeps } from './types.ts';
+import { handle } from '../jobs/job.ts';
+import { firstCommentJob } from '../jobs/first-comment.ts';
 
 /** Tries in all, and the wait after each failed one: 5 s, 30 s, 3 min. */
 const RETRY_DELAYS_MS = [5_000, 30_000, 180_000];
 
-export async function postFirstComment(
-  deps: Pick<PublisherDeps, 'db' | 'meta' | 'cipher' | 'logger'> & { retryDelaysMs?: number[] },
-  postId: number,
-): Promise<void> {
+type FirstCommentDeps = Pick<PublisherDeps, 'db' | 'meta' | 'cipher' | 'logger'> & {
+  /** The waits between tries; tests shorten them. */
+  firstCommentRetryDelaysMs?: number[];
+};
+
+export async function postFirstComment(deps: FirstCommentDeps, postId: number): Promise<void> {
   const [post] = await deps.db.select().from(posts).where(eq(posts.id, postId));
   if (!post || post.status !== 'published' || !post.firstComment || post.firstCommentId) return;
   if (!post.mediaId) {
@@ -33,7 +37,7 @@ export async function postFirstComment(
     });
     return;
   }
-  const delays = deps.retryDelaysMs ?? RETRY_DELAYS_MS;
+  const delays = deps.firstCommentRetryDelaysMs ?? RETRY_DELAYS_MS;
   const { db } = deps;
   const text = post.firstComment;
   const mediaId = post.mediaId;
@@ -83,3 +87,7 @@ export async function postFirstComment(
     });
   }
 }
+
+export const firstCommentHandler = handle(firstCommentJob, (deps: FirstCommentDeps, { postId }) =>
+  postFirstComment(deps, postId),
+);

@@ -1,10 +1,13 @@
 import { sql } from 'drizzle-orm';
 import type { Db } from '../db/client.ts';
 import { arrayLiteral, intervalOf } from '../db/sql.ts';
-import { PUBLISH_JOB_KEY_PREFIX, PUBLISH_POST_TASK, schedulePublishJob } from '../jobs/publish-post.ts';
+import { PUBLISH_JOB_KEY_PREFIX, publishPostJob, schedulePublishJob } from '../jobs/publish-post.ts';
 import type { Logger } from '../logger.ts';
 import { eventInsert } from '../posts/events.ts';
 import { publishingRunGone } from './transitions.ts';
+import { handle } from '../jobs/job.ts';
+import { reconcileJob } from '../jobs/reconcile.ts';
+import type { PublisherDeps } from './types.ts';
 
 /**
  * Puts stuck posts back on track; runs every minute (graphile-worker
@@ -92,10 +95,29 @@ export async function reconcile(
   await db.execute(sql`
     select graphile_worker.reschedule_jobs(
       array(select j.id from graphile_worker.jobs j
-            where j.task_identifier = ${PUBLISH_POST_TASK} and j.locked_at is null
+            where j.task_identifier = ${publishPostJob.task} and j.locked_at is null
               and j.attempts > 0 and j.last_error is not null and j.run_at > now() + interval '5 seconds'),
       run_at := now())`);
 
   await db.execute(sql`delete from worker_heartbeats where seen_at < now() - interval '1 day'`);
   return { unlocked: ids.length, readded: stuck.length };
 }
+
+/** The `reconcile` job, told what this process is running so it never takes back its own work. */
+export const reconcileHandler = handle(
+  reconcileJob,
+  async (
+    deps: Pick<PublisherDeps, 'db' | 'logger' | 'settings' | 'ownWorkerIds' | 'running'> & {
+      /** Jobs this process has fetched and graphile-worker has not yet recorded as done. */
+      jobsInFlight(): string[];
+    },
+  ) => {
+    await reconcile(deps.db, {
+      logger: deps.logger,
+      deadWorkerMs: deps.settings.deadWorkerMs,
+      ownWorkerIds: deps.ownWorkerIds(),
+      runningHere: [...deps.running],
+      jobsInFlight: deps.jobsInFlight(),
+    });
+  },
+);

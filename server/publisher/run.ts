@@ -34,6 +34,8 @@ import {
   releaseLease,
 } from './transitions.ts';
 import type { Credentials, PublishJob, PublisherDeps, PublishRun } from './types.ts';
+import { handle } from '../jobs/job.ts';
+import { publishPostJob } from '../jobs/publish-post.ts';
 
 /** A post's token and host: the named account's current ones, or the post's own (null if it has none left). */
 export async function credentialsOf(
@@ -408,3 +410,12 @@ async function onFailure(run: PublishRun, error: unknown): Promise<void> {
     },
   });
 }
+
+/** The `publish_post` job: the worker id that holds it owns the post's lease while the run lasts. */
+export const publishPostHandler = handle(publishPostJob, (deps: PublisherDeps, { postId }, helpers) =>
+  publishPost(deps, {
+    postId,
+    owner: helpers.job.locked_by ?? `worker-${process.pid}`,
+    priority: helpers.job.priority,
+  }),
+);

@@ -124,4 +124,3 @@ export interface PublishJob {
   owner: string;
   priority: number;
 }
-

@@ -6,14 +6,16 @@
  * `failed`. The same `webhook-id` on every attempt lets receivers
  * deduplicate.
  */
-import { eq, sql } from 'drizzle-orm';
+import { eq } from 'drizzle-orm';
 import { Webhook } from 'standardwebhooks';
 import type { TokenCipher } from '../crypto/token-cipher.ts';
 import type { Db } from '../db/client.ts';
 import { webhookDeliveries, webhookEndpoints } from '../db/schema.ts';
-import { DELIVER_WEBHOOK_TASK, deliveryJobKey } from '../jobs/deliver-webhook.ts';
+import { scheduleDelivery } from '../jobs/deliver-webhook.ts';
 import type { Logger } from '../logger.ts';
 import { sendWebhook, type SendOptions, type SendResult } from './send.ts';
+import { handle } from '../jobs/job.ts';
+import { deliverWebhookJob } from '../jobs/deliver-webhook.ts';
 
 /** After each failed attempt: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h; then `failed` (8 attempts, ~28 h). */
 export const RETRY_DELAYS_MS = [5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000];
@@ -91,11 +93,7 @@ export async function deliverWebhook(deps: DeliverDeps, deliveryId: number, now 
         ...(result.error === null ? { deliveredAt: new Date() } : {}),
       })
       .where(eq(webhookDeliveries.id, deliveryId));
-    if (next)
-      await tx.execute(sql`select graphile_worker.add_job(
-        ${DELIVER_WEBHOOK_TASK}, json_build_object('deliveryId', ${deliveryId}::bigint),
-        run_at := ${next.toISOString()}::timestamptz, job_key := ${deliveryJobKey(deliveryId)},
-        job_key_mode := 'replace', max_attempts := 10)`);
+    if (next) await scheduleDelivery(tx, deliveryId, next);
   });
   deps.logger.info(
     {
@@ -109,3 +107,14 @@ export async function deliverWebhook(deps: DeliverDeps, deliveryId: number, now 
     result.error ? 'webhook not delivered' : 'webhook delivered',
   );
 }
+
+/** The `deliver_webhook` job; WEBHOOK_ALLOW_PRIVATE_HOSTS and the test schedule come in `webhooks`. */
+export const deliverWebhookHandler = handle(
+  deliverWebhookJob,
+  (
+    deps: Pick<DeliverDeps, 'db' | 'cipher' | 'logger'> & {
+      webhooks: Pick<DeliverDeps, 'send' | 'retryDelaysMs'>;
+    },
+    { deliveryId },
+  ) => deliverWebhook({ ...deps, ...deps.webhooks }, deliveryId),
+);

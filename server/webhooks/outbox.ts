@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import type { DbOrTx } from '../db/client.ts';
 import type { WebhookEventType } from '../db/schema.ts';
-import { DELIVER_WEBHOOK_TASK, deliveryJobKey } from '../jobs/deliver-webhook.ts';
+import { addDeliveryJobs } from '../jobs/deliver-webhook.ts';
 import { formatInstant } from '../lib/time.ts';
 
 /** `msg_` and 26 base32 characters, as Standard Webhooks' examples use. */
@@ -56,12 +56,7 @@ export async function emitWebhookEvent(db: DbOrTx, event: WebhookEvent, now = ne
       on conflict (endpoint_id, event_id) do nothing
       returning id
     )
-    select added.id::text as id, graphile_worker.add_job(
-      ${DELIVER_WEBHOOK_TASK},
-      json_build_object('deliveryId', added.id),
-      job_key := ${deliveryJobKey('')} || added.id,
-      max_attempts := 10
-    ) is not null as queued
+    select added.id::text as id, ${addDeliveryJobs(sql`added.id`)} is not null as queued
     from added`);
   return rows.map((r) => Number(r.id));
 }

@@ -3,7 +3,11 @@ import { createTokenCipher, type TokenCipher } from '../../server/crypto/token-c
 import { FakeGraph, type FakeGraphOptions } from '../../server/graph/fake-graph.ts';
 import { createMeta } from '../../server/instagrams/meta.ts';
 import type { PublisherSettings } from '../../server/publisher/types.ts';
-import { startPublishWorker, type PublishWorker, type WorkerOptions } from '../../server/publisher/runner.ts';
+import {
+  startWorker as startJobWorker,
+  type Worker,
+  type WorkerOptions,
+} from '../../server/worker/worker.ts';
 import { randomBytes } from 'node:crypto';
 import { captureLogger, startTestServer, type TestServer } from './server.ts';
 import { jsonClient } from './http.ts';
@@ -25,8 +29,8 @@ export interface PublisherEnv {
   token: string;
   /** The server's and the workers' cipher, for tests that call services directly. */
   cipher: TokenCipher;
-  workers: PublishWorker[];
-  startWorker(settings?: Partial<PublisherSettings>): Promise<PublishWorker>;
+  workers: Worker[];
+  startWorker(settings?: Partial<PublisherSettings>): Promise<Worker>;
   close(): Promise<void>;
 }
 
@@ -50,9 +54,9 @@ export async function startPublisherEnv(
     ...opts.env,
   });
   const user = await userWithToken(server.database.db);
-  const workers: PublishWorker[] = [];
+  const workers: Worker[] = [];
   const startWorker = async (settings?: Partial<PublisherSettings>) => {
-    const worker = await startPublishWorker({
+    const worker = await startJobWorker({
       url: server.database.url,
       db: server.database.db,
       meta: createMeta(server.env, { timeoutMs: 2_000 }),
