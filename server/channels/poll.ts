@@ -22,7 +22,8 @@ import { schedulePoll } from '../jobs/poll-comments.ts';
 import { describeError, type Logger } from '../logger.ts';
 import { actionOf } from '../graph/errors.ts';
 import { storeComments, type IncomingComment } from './intake.ts';
-import type { ChannelWorkerOptions, CommentPollState } from './types.ts';
+import type { CommentPollState } from '../db/columns.ts';
+import type { ChannelWorkerOptions } from './types.ts';
 import { handle } from '../jobs/job.ts';
 import { pollCommentsJob } from '../jobs/poll-comments.ts';
 

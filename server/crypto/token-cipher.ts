@@ -1,7 +1,6 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Env } from '../env.ts';
 import type { Logger } from '../logger.ts';
 
 /** What is stored for an encrypted secret: which key, and iv ‖ tag ‖ ciphertext in base64. */
@@ -66,7 +65,11 @@ export function createTokenCipher(current: Buffer, older: Buffer[] = []): TokenC
  * The cipher from ENCRYPTION_KEY, or in development from a key generated
  * once under DATA_DIR (with a warning: copying .data copies the key).
  */
-export function tokenCipherFromEnv(env: Env, logger: Logger): TokenCipher {
+export function tokenCipherFromEnv(
+  // The fields of Env it reads, spelled out: env.ts validates keys with decodeKey from here.
+  env: { ENCRYPTION_KEY?: string | undefined; ENCRYPTION_KEYS_OLD?: string | undefined; DATA_DIR: string },
+  logger: Logger,
+): TokenCipher {
   const older = (env.ENCRYPTION_KEYS_OLD ?? '')
     .split(',')
     .filter((k) => k.trim() !== '')

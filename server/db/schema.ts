@@ -15,9 +15,8 @@ import {
   timestamp,
   uniqueIndex,
 } from 'drizzle-orm/pg-core';
-import type { PostError } from '../posts/post-error.ts';
-import type { CommentPollState } from '../channels/types.ts';
-import type { InstagramInfo, StateReason } from '../instagrams/types.ts';
+import type { FailureRecord as PostError } from '../graph/errors.ts';
+import type { CommentPollState, InstagramInfo, StateReason } from './columns.ts';
 
 const instant = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
 

@@ -12,7 +12,7 @@ import { GraphError, GraphNetworkError } from '../graph/errors.ts';
 import { createGraphClient, type GraphClient } from '../graph/graph-client.ts';
 import { scrubSecrets } from '../logger.ts';
 import type { LoginType } from '../db/schema.ts';
-import type { InstagramInfo } from './types.ts';
+import type { InstagramInfo } from '../db/columns.ts';
 
 export interface MetaHosts {
   graph: string;

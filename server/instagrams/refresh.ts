@@ -17,7 +17,7 @@ import { suspicionOf } from './suspicion.ts';
 import { emitWebhookEvent } from '../webhooks/outbox.ts';
 import { appendInstagramEvent, suspectInstagram, toInstagramOutput } from './service.ts';
 import { openAccountToken } from './token.ts';
-import type { StateReason } from './types.ts';
+import type { StateReason } from '../db/columns.ts';
 import { handle } from '../jobs/job.ts';
 import { refreshTokensJob } from '../jobs/refresh-tokens.ts';
 

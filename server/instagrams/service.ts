@@ -15,7 +15,7 @@ import { releaseHeldPosts } from './held-posts.ts';
 import { accountHooks } from './hooks.ts';
 import type { VerifiedAccount } from './meta.ts';
 import { DEFAULT_HOURS, DEFAULT_SPEED, type InstagramOutput, type UpdateInstagramInput } from './schemas.ts';
-import type { StateReason } from './types.ts';
+import type { StateReason } from '../db/columns.ts';
 
 export interface Settings {
   trusted?: boolean | undefined;

@@ -1,5 +1,5 @@
 import { GraphError } from '../graph/errors.ts';
-import type { StateReason } from './types.ts';
+import type { StateReason } from '../db/columns.ts';
 
 /** Meta's errors that make an account `suspected`: token, permission, restriction. */
 export function suspicionOf(error: unknown): StateReason | null {

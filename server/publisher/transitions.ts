@@ -13,7 +13,7 @@ import { instagrams, postChildren, posts, type PostRow } from '../db/schema.ts';
 import { suspectInstagram } from '../instagrams/service.ts';
 import { getPost } from '../posts/service.ts';
 import { emitWebhookEvent } from '../webhooks/outbox.ts';
-import type { StateReason } from '../instagrams/types.ts';
+import type { StateReason } from '../db/columns.ts';
 import { arrayLiteral, intervalOf } from '../db/sql.ts';
 import { scheduleFirstComment } from '../jobs/first-comment.ts';
 import { schedulePublishJob } from '../jobs/publish-post.ts';
