@@ -1,13 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { classify, GraphError, GraphNetworkError } from '../server/graph/errors.ts';
 import { FakeGraph } from '../server/graph/fake-graph.ts';
-import {
-  containerForm,
-  createGraphClient,
-  parseGraphTime,
-  readUsageHeaders,
-  type ContainerParams,
-} from '../server/graph/graph-client.ts';
+import { createGraphClient, parseGraphTime, readUsageHeaders } from '../server/graph/graph-client.ts';
+import { containerForm } from '../server/kinds/index.ts';
+import type { ContainerParams } from '../server/kinds/kind.ts';
 
 /** A single feed post's options, all unset. */
 const PLAIN = {
@@ -121,15 +117,19 @@ describe('the Graph client over HTTP', () => {
 
   it('never puts the access token in a URL', async () => {
     const client = createGraphClient({ baseUrl: fake.url });
-    const id = await client.createContainer('555', 'SECRET-TOKEN', {
-      ...PLAIN,
-      contentType: 'Photo',
-      url: 'https://cdn.example.com/a.jpg',
-      caption: null,
-      locationId: null,
-      thumbOffset: null,
-      userTags: [],
-    });
+    const id = await client.createContainer(
+      '555',
+      'SECRET-TOKEN',
+      containerForm({
+        ...PLAIN,
+        contentType: 'Photo',
+        url: 'https://cdn.example.com/a.jpg',
+        caption: null,
+        locationId: null,
+        thumbOffset: null,
+        userTags: [],
+      }),
+    );
     await client.containerStatus(id, 'SECRET-TOKEN');
     await client.publishingLimit('555', 'SECRET-TOKEN');
     for (const r of fake.requests) {
@@ -147,15 +147,19 @@ describe('the Graph client over HTTP', () => {
     });
     const client = createGraphClient({ baseUrl: fake.url });
     const error = await client
-      .createContainer('555', 't', {
-        ...PLAIN,
-        contentType: 'Photo',
-        url: 'https://x.example.com/a.jpg',
-        caption: null,
-        locationId: null,
-        thumbOffset: null,
-        userTags: [],
-      })
+      .createContainer(
+        '555',
+        't',
+        containerForm({
+          ...PLAIN,
+          contentType: 'Photo',
+          url: 'https://x.example.com/a.jpg',
+          caption: null,
+          locationId: null,
+          thumbOffset: null,
+          userTags: [],
+        }),
+      )
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(GraphError);
     expect(error).toMatchObject({

@@ -3,64 +3,6 @@ import { GraphError, GraphNetworkError } from './errors.ts';
 
 export type ContainerStatus = 'IN_PROGRESS' | 'FINISHED' | 'ERROR' | 'EXPIRED' | 'PUBLISHED';
 
-export interface ContainerParams {
-  contentType: 'Photo' | 'Video';
-  placement: 'feed' | 'story';
-  url: string;
-  caption: string | null;
-  locationId: string | null;
-  thumbOffset: number | null;
-  userTags: { username: string; x: number | null; y: number | null }[];
-  altText: string | null;
-  collaborators: string[];
-  /** Reel options. */
-  coverUrl: string | null;
-  shareToFeed: boolean | null;
-  audioName: string | null;
-  trialReel: 'manual' | 'performance' | null;
-}
-
-export interface CarouselChildParams {
-  contentType: 'Photo' | 'Video';
-  url: string;
-  altText: string | null;
-  userTags: { username: string; x: number | null; y: number | null }[];
-}
-
-/** A carousel item's container: no caption or location; videos as `media_type=VIDEO`. */
-export function carouselChildForm(child: CarouselChildParams): Record<string, string> {
-  const form: Record<string, string> = { is_carousel_item: 'true' };
-  if (child.contentType === 'Photo') {
-    form.image_url = child.url;
-    if (child.altText) form.alt_text = child.altText;
-    if (child.userTags.length > 0)
-      form.user_tags = JSON.stringify(child.userTags.map((t) => ({ username: t.username, x: t.x, y: t.y })));
-  } else {
-    form.media_type = 'VIDEO';
-    form.video_url = child.url;
-    if (child.userTags.length > 0)
-      form.user_tags = JSON.stringify(child.userTags.map((t) => ({ username: t.username })));
-  }
-  return form;
-}
-
-/** The carousel itself: its items' container ids in order, with the post's caption, location and collaborators. */
-export function carouselForm(params: {
-  childIds: string[];
-  caption: string | null;
-  locationId: string | null;
-  collaborators: string[];
-}): Record<string, string> {
-  const form: Record<string, string> = { media_type: 'CAROUSEL', children: params.childIds.join(',') };
-  if (params.caption) form.caption = params.caption;
-  if (params.locationId) form.location_id = params.locationId;
-  if (params.collaborators.length > 0) form.collaborators = JSON.stringify(params.collaborators);
-  return form;
-}
-
-/** Meta's `trial_params.graduation_strategy` for our `trial_reel`. */
-const GRADUATION = { manual: 'MANUAL', performance: 'SS_PERFORMANCE' } as const;
-
 export interface PublishingLimit {
   quotaUsage: number;
   quotaTotal: number;
@@ -75,9 +17,8 @@ export interface GraphClient {
     token: string,
     params?: Record<string, string>,
   ): Promise<Record<string, unknown>>;
-  createContainer(igUserId: string, token: string, params: ContainerParams): Promise<string>;
-  /** A container from a ready form (carousel items and carousels: carouselChildForm, carouselForm). */
-  createContainerWith(igUserId: string, token: string, form: Record<string, string>): Promise<string>;
+  /** A media container from its form, which the post's kind makes (server/kinds/). */
+  createContainer(igUserId: string, token: string, form: Record<string, string>): Promise<string>;
   containerStatus(
     containerId: string,
     token: string,
@@ -206,47 +147,6 @@ export function parseGraphTime(value: unknown): Date | null {
   return Number.isNaN(date.getTime()) ? null : date;
 }
 
-/** The parameters Meta's create-container call takes for each kind of post (docs/graph-api.md). */
-export function containerForm(params: ContainerParams): Record<string, string> {
-  const form: Record<string, string> = {};
-  if (params.placement === 'story') {
-    // A story takes the media and user tags only.
-    form.media_type = 'STORIES';
-    form[params.contentType === 'Photo' ? 'image_url' : 'video_url'] = params.url;
-    if (params.userTags.length > 0)
-      form.user_tags = JSON.stringify(
-        params.userTags.map((t) =>
-          params.contentType === 'Photo'
-            ? { username: t.username, x: t.x, y: t.y }
-            : { username: t.username },
-        ),
-      );
-    return form;
-  }
-  if (params.collaborators.length > 0) form.collaborators = JSON.stringify(params.collaborators);
-  if (params.contentType === 'Photo') {
-    if (params.altText) form.alt_text = params.altText;
-    form.image_url = params.url;
-    if (params.userTags.length > 0)
-      form.user_tags = JSON.stringify(params.userTags.map((t) => ({ username: t.username, x: t.x, y: t.y })));
-  } else {
-    // Single feed videos are reels since 2023-11-09; share_to_feed keeps them in the grid.
-    form.media_type = 'REELS';
-    form.video_url = params.url;
-    form.share_to_feed = String(params.shareToFeed ?? true);
-    if (params.thumbOffset !== null) form.thumb_offset = String(params.thumbOffset);
-    if (params.coverUrl) form.cover_url = params.coverUrl;
-    if (params.audioName) form.audio_name = params.audioName;
-    if (params.trialReel)
-      form.trial_params = JSON.stringify({ graduation_strategy: GRADUATION[params.trialReel] });
-    if (params.userTags.length > 0)
-      form.user_tags = JSON.stringify(params.userTags.map((t) => ({ username: t.username })));
-  }
-  if (params.caption) form.caption = params.caption;
-  if (params.locationId) form.location_id = params.locationId;
-  return form;
-}
-
 export interface GraphClientOptions {
   /** Base URL with version, e.g. https://graph.facebook.com/v25.0 */
   baseUrl: string;
@@ -339,10 +239,7 @@ export function createGraphClient(opts: GraphClientOptions): GraphClient {
 
   return {
     request: (method, path, token, params = {}) => call(method, path, token, params),
-    async createContainer(igUserId, token, params) {
-      return id(await call('POST', `${igUserId}/media`, token, containerForm(params)));
-    },
-    async createContainerWith(igUserId, token, form) {
+    async createContainer(igUserId, token, form) {
       return id(await call('POST', `${igUserId}/media`, token, form));
     },
     async containerStatus(containerId, token) {

@@ -7,12 +7,13 @@
 import { sql } from 'drizzle-orm';
 import type { Tx } from '../db/client.ts';
 import { AppError, type FieldIssue } from '../errors.ts';
+import { kindOf } from '../kinds/index.ts';
+import type { MediaShape } from '../kinds/kind.ts';
 import { publicUrlProblem } from '../net/public-address.ts';
 import {
   mediaProblem,
   probeUrl,
   unreachableMessage,
-  type MediaRole,
   type PreflightMode,
   type PreflightOptions,
   type Probe,
@@ -26,45 +27,6 @@ export interface MediaCheck {
   allowPrivate: boolean;
   /** What fetching each non-upload URL the request gave learned (empty when MEDIA_PREFLIGHT=off). */
   probes: Map<string, Probe>;
-}
-
-interface Slot {
-  path: string;
-  url: string;
-  role: MediaRole;
-}
-
-interface MediaShape {
-  content_type: 'Photo' | 'Video' | 'Carousel';
-  placement?: 'feed' | 'story' | null | undefined;
-  url?: string | null | undefined;
-  cover_url?: string | null | undefined;
-  children?: { content_type: 'Photo' | 'Video'; url: string }[] | null | undefined;
-}
-
-function slotsOf(post: MediaShape): Slot[] {
-  const story = post.placement === 'story';
-  const slots: Slot[] = [];
-  if (post.content_type !== 'Carousel' && post.url)
-    slots.push({
-      path: 'url',
-      url: post.url,
-      role: { expects: post.content_type === 'Photo' ? 'image' : 'video', feedPhoto: !story, story },
-    });
-  if (post.cover_url)
-    slots.push({
-      path: 'cover_url',
-      url: post.cover_url,
-      role: { expects: 'image', feedPhoto: false, story: false },
-    });
-  post.children?.forEach((child, i) =>
-    slots.push({
-      path: `children.${i}.url`,
-      url: child.url,
-      role: { expects: child.content_type === 'Photo' ? 'image' : 'video', feedPhoto: true, story: false },
-    }),
-  );
-  return slots;
 }
 
 /** The media URLs a request gives that are not uploads of this server: what pre-flight fetches. */
@@ -107,7 +69,7 @@ export async function checkPostMedia(
     if (check.mode === 'warn') warnings.push(`${issue.path}: ${issue.message}`);
     else kind.push(issue);
   };
-  for (const slot of slotsOf(post)) {
+  for (const slot of kindOf(post.content_type, post.placement).slots(post)) {
     const upload = uploadOf(check.publicUrl, slot.url);
     if (upload) {
       const [row] = await tx.execute<{

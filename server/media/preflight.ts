@@ -7,6 +7,7 @@
  * redirects, 5 s in all, and only the first bytes read.
  */
 import { imageSize } from 'image-size';
+import type { MediaRole } from '../kinds/kind.ts';
 import type { Resolver } from '../net/public-address.ts';
 import { safeRequest, type SafeResponse } from '../net/safe-request.ts';
 import { JPEG_MAX_BYTES, VIDEO_MAX_BYTES } from './process.ts';
@@ -110,14 +111,6 @@ export async function probeUrl(value: string, opts: PreflightOptions): Promise<P
   if (response.status < 200 || response.status >= 300)
     return { reachable: false, problem: `answered ${response.status}` };
   return { reachable: true, contentType, size, width, height };
-}
-
-/** What a media URL is for, which decides the rules it must meet. */
-export interface MediaRole {
-  expects: 'image' | 'video';
-  /** A feed photo (a single photo or a carousel item): its shape must be 4:5 to 1.91:1. */
-  feedPhoto: boolean;
-  story: boolean;
 }
 
 export interface MediaFacts {

@@ -14,6 +14,7 @@ import { mergeEdit } from './merge.ts';
 import { toPostErrorOutput } from './post-error.ts';
 import { assertBelowScheduledCap, assertWithinPublishLimit, type WaitingCounts } from './publish-limit.ts';
 import { crossFieldIssues } from './rules.ts';
+import { KINDS, kindOf } from '../kinds/index.ts';
 import type {
   CreatePostInput,
   ListPostsInput,
@@ -57,7 +58,7 @@ function toPostOutput(row: PostRow, tags: TagRow[], children: ChildOutput[] = []
     collaborators: row.collaborators,
     cover_url: row.coverUrl,
     // A reel is shared to the grid unless the user said otherwise.
-    share_to_feed: row.contentType === 'Video' && row.placement === 'feed' ? (row.shareToFeed ?? true) : null,
+    share_to_feed: kindOf(row.contentType, row.placement) === KINDS.reel ? (row.shareToFeed ?? true) : null,
     audio_name: row.audioName,
     trial_reel: row.trialReel,
     first_comment: row.firstComment,
@@ -190,8 +191,9 @@ export async function createPost(
     returning *`);
   const post = toPostRow(row!);
   const tags = await writeTags(tx, post.id, input.user_tags ?? [], false);
-  const children =
-    input.content_type === 'Carousel' ? await writeChildren(tx, post.id, input.children ?? [], false) : [];
+  const children = kindOf(input.content_type).hasItems
+    ? await writeChildren(tx, post.id, input.children ?? [], false)
+    : [];
   if (media) await recordPostMedia(tx, post.id, media, false);
   await schedulePublishJob(tx, {
     postId: post.id,
@@ -427,7 +429,7 @@ export async function updatePost(
   const children = await writeChildren(
     tx,
     current.id,
-    content.content_type === 'Carousel' ? content.children : [],
+    kindOf(content.content_type).hasItems ? content.children : [],
     true,
   );
   if (media) await recordPostMedia(tx, current.id, media, true);

@@ -1,9 +1,8 @@
 /**
- * The Graph calls of a run that depend on what is published: which container
- * a post needs, whether Meta must process it before publishing, and how a
- * published media is found again. New kinds of media (carousel children,
- * stories, reel options) are added here; the run's never-twice logic in
- * run.ts does not change with them.
+ * The Graph calls of a run that depend on what is published: the post's
+ * container (and its items' first, for kinds that have them), made with the
+ * form its kind gives (server/kinds/), and how a published media is found
+ * again. The run's never-twice logic in run.ts does not change with kinds.
  */
 import { asc, eq } from 'drizzle-orm';
 import { postChildren, postUserTags, type PostChildRow, type PostRow } from '../db/schema.ts';
@@ -11,7 +10,9 @@ import { GraphError, isMediaDownloadError, MediaUnreachableError } from '../grap
 import { probeAll } from '../media/post-media.ts';
 import { unreachableMessage } from '../media/preflight.ts';
 import { uploadOf } from '../media/urls.ts';
-import { carouselChildForm, carouselForm } from '../graph/graph-client.ts';
+import { carouselItemForm } from '../kinds/carousel.ts';
+import { kindOf } from '../kinds/index.ts';
+import type { PostKind } from '../kinds/kind.ts';
 import type { PublishRun } from './types.ts';
 import { forgetChildContainer, recordChildContainer } from './transitions.ts';
 
@@ -66,10 +67,10 @@ export async function prepareCarouselItems(run: PublishRun): Promise<Date | null
   for (const child of children) {
     if (child.creationId) continue;
     const id = await creating(run, [child.url], () =>
-      graph.createContainerWith(
+      graph.createContainer(
         post.igUserId,
         token,
-        carouselChildForm({
+        carouselItemForm({
           contentType: child.contentType,
           url: child.url,
           altText: child.altText,
@@ -107,51 +108,48 @@ export async function prepareCarouselItems(run: PublishRun): Promise<Date | null
   return waitingSince;
 }
 
+/** The post's kind: what its container is made of, and whether Meta processes it first. */
+export function kindOfPost(post: PostRow): PostKind {
+  return kindOf(post.contentType, post.placement);
+}
+
 /** Makes the post's media container and returns its id (the caller stores it at once). */
 export async function createContainer(run: PublishRun): Promise<string> {
   const { post, deps } = run;
-  if (post.contentType === 'Carousel') {
-    const children = await childrenOf(run);
-    return run.graph.createContainerWith(
-      post.igUserId,
-      run.token,
-      carouselForm({
-        childIds: children.map((c) => c.creationId!),
-        caption: post.caption,
-        locationId: post.locationId,
-        collaborators: post.collaborators,
-      }),
-    );
-  }
-  const userTags = await deps.db
-    .select({ username: postUserTags.username, x: postUserTags.x, y: postUserTags.y })
-    .from(postUserTags)
-    .where(eq(postUserTags.postId, post.id))
-    .orderBy(asc(postUserTags.position));
-  // Each kind's own Graph parameters are chosen in containerForm (graph-client.ts).
-  const contentType = post.contentType;
-  return creating(run, [post.url, post.coverUrl], () =>
-    run.graph.createContainer(post.igUserId, run.token, {
-      contentType,
-      placement: post.placement,
-      url: post.url!,
-      caption: post.caption,
-      locationId: post.locationId,
-      thumbOffset: post.thumbOffset,
-      userTags,
-      altText: post.altText,
-      collaborators: post.collaborators,
-      coverUrl: post.coverUrl,
-      shareToFeed: post.shareToFeed,
-      audioName: post.audioName,
-      trialReel: post.trialReel,
-    }),
-  );
+  const kind = kindOfPost(post);
+  // A post with items names their containers; otherwise its own media carries the user tags.
+  const childIds = kind.hasItems ? (await childrenOf(run)).map((c) => c.creationId!) : [];
+  const userTags = kind.hasItems
+    ? []
+    : await deps.db
+        .select({ username: postUserTags.username, x: postUserTags.x, y: postUserTags.y })
+        .from(postUserTags)
+        .where(eq(postUserTags.postId, post.id))
+        .orderBy(asc(postUserTags.position));
+  const form = kind.containerForm({
+    contentType: post.contentType,
+    placement: post.placement,
+    url: post.url,
+    caption: post.caption,
+    locationId: post.locationId,
+    thumbOffset: post.thumbOffset,
+    userTags,
+    altText: post.altText,
+    collaborators: post.collaborators,
+    coverUrl: post.coverUrl,
+    shareToFeed: post.shareToFeed,
+    audioName: post.audioName,
+    trialReel: post.trialReel,
+    childIds,
+  });
+  const make = () => run.graph.createContainer(post.igUserId, run.token, form);
+  // Items' media were checked when each item's container was made.
+  return kind.hasItems ? make() : creating(run, [post.url, post.coverUrl], make);
 }
 
 /** Meta processes videos after the container is made; publishing waits for FINISHED (a carousel's items were waited for). */
 export function needsProcessing(post: PostRow): boolean {
-  return post.contentType === 'Video';
+  return kindOfPost(post).processedFirst(post.contentType);
 }
 
 /**

@@ -17,7 +17,13 @@ import { readAccountToken } from '../instagrams/token.ts';
 import { schedulePublishJob } from '../jobs/publish-post.ts';
 import { formatInstant } from '../lib/time.ts';
 import { describeError } from '../logger.ts';
-import { createContainer, findPublishedMedia, needsProcessing, prepareCarouselItems } from './containers.ts';
+import {
+  createContainer,
+  findPublishedMedia,
+  kindOfPost,
+  needsProcessing,
+  prepareCarouselItems,
+} from './containers.ts';
 import {
   claim,
   clearPublishRequest,
@@ -161,7 +167,7 @@ async function publishSteps(run: PublishRun): Promise<void> {
     const limit = await graph.publishingLimit(post.igUserId, run.token);
     if (limit.quotaUsage >= limit.quotaTotal) return waitForQuota(run, limit);
     if (await overContainerBudget(run)) return;
-    if (post.contentType === 'Carousel') {
+    if (kindOfPost(post).hasItems) {
       const waitingSince = await prepareCarouselItems(run);
       if (waitingSince)
         return waitWhileProcessing(run, waitingSince, 'Meta is processing the carousel’s videos.');

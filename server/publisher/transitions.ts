@@ -10,6 +10,7 @@ import type { PgUpdateSetSource } from 'drizzle-orm/pg-core';
 import type { Db, DbOrTx } from '../db/client.ts';
 import { rowMapper } from '../db/rows.ts';
 import { instagrams, postChildren, posts, type PostRow } from '../db/schema.ts';
+import { kindOf } from '../kinds/index.ts';
 import { suspectInstagram } from '../instagrams/service.ts';
 import { getPost } from '../posts/service.ts';
 import { emitWebhookEvent } from '../webhooks/outbox.ts';
@@ -212,7 +213,7 @@ export async function dropContainer(run: PublishRun): Promise<void> {
       publishInflightUntil: null,
     });
     // A carousel whose container is gone is rebuilt whole: its items' containers age alike.
-    if (run.post.contentType === 'Carousel')
+    if (kindOf(run.post.contentType, run.post.placement).hasItems)
       await tx
         .update(postChildren)
         .set({ creationId: null, containerCreatedAt: null })
