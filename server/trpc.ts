@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { initTRPC, TRPCError, type AnyRouter } from '@trpc/server';
 import type { OpenApiMeta } from 'trpc-to-openapi';
+import type { z } from 'zod';
 import type { SessionUser, ValidSession } from './auth/sessions.ts';
 import { validateSessionToken } from './auth/sessions.ts';
 import {
@@ -211,6 +212,55 @@ function rateLimitHeaders(ctx: Context, state: RateLimitState): void {
 }
 
 export type AuthedContext = Context & { user: SessionUser; session: ValidSession };
+
+export type EditMode = 'patch' | 'replace';
+
+interface EditSpec<P extends z.ZodType, R extends z.ZodType, O extends z.ZodType> {
+  /** The resource's path, e.g. `/posts/{id}`. */
+  path: `/${string}`;
+  /** Its name in operation ids: `update<Name>` (PATCH) and `replace<Name>` (PUT). */
+  name: string;
+  tags: string[];
+  errors: ErrorCode[];
+  output: O;
+  patch: { input: P; summary: string; description?: string };
+  replace: { input: R; summary: string; description?: string };
+  /** The one service call both make: `patch` keeps fields left out, `replace` resets them. */
+  run(ctx: AuthedContext, input: z.output<P> | z.output<R>, mode: EditMode): Promise<z.input<O>>;
+}
+
+/**
+ * A resource's PATCH (`update`) and PUT (`replace`): the same path, errors,
+ * output and service call, told apart by the mode the service is given.
+ */
+export function editProcedures<P extends z.ZodType, R extends z.ZodType, O extends z.ZodType>(
+  spec: EditSpec<P, R, O>,
+) {
+  const procedure = <I extends z.ZodType>(
+    mode: EditMode,
+    text: { input: I; summary: string; description?: string },
+  ) =>
+    authedProcedure
+      .meta({
+        openapi: {
+          method: mode === 'patch' ? 'PATCH' : 'PUT',
+          path: spec.path,
+          operationId: `${mode === 'patch' ? 'update' : 'replace'}${spec.name}`,
+          summary: text.summary,
+          ...(text.description ? { description: text.description } : {}),
+          tags: spec.tags,
+          protect: true,
+        },
+        errors: spec.errors,
+      })
+      .input(text.input)
+      .output(spec.output)
+      .mutation(
+        // The casts only restate, for tRPC's generic inference, what EditSpec already ties together.
+        ({ ctx, input }) => spec.run(ctx, input as z.output<P> | z.output<R>, mode) as Promise<never>,
+      );
+  return { update: procedure('patch', spec.patch), replace: procedure('replace', spec.replace) };
+}
 
 /** Each procedure's meta by its dotted path (`posts.create`). */
 export function proceduresMeta(appRouter: AnyRouter): Map<string, Meta> {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { pageInput, pageOf } from '../lib/page.ts';
 import { CHANNEL_ACTION_STATUSES, CHANNEL_ACTIONS } from '../db/schema.ts';
 
 const ZId = z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER);
@@ -79,8 +80,7 @@ export const ZChannelActionsInput = z
   .object({
     instagram_id: ZId,
     id: ZId,
-    limit: z.coerce.number().int().min(1).max(200).default(50),
-    cursor: z.string().max(64).optional().meta({ description: 'The `next_cursor` of the previous page.' }),
+    ...pageInput(),
   })
   .strict();
 
@@ -102,12 +102,4 @@ export const ZChannelActionItem = z
   .meta({ id: 'ChannelAction' });
 export type ChannelActionOutput = z.infer<typeof ZChannelActionItem>;
 
-export const ZChannelActionList = z
-  .object({
-    items: z.array(ZChannelActionItem),
-    next_cursor: z
-      .string()
-      .nullable()
-      .meta({ description: 'Pass as `cursor` for the next page; null on the last.' }),
-  })
-  .meta({ id: 'ChannelActionList' });
+export const ZChannelActionList = pageOf(ZChannelActionItem, 'ChannelActionList');

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { AppError } from '../errors.ts';
-import { authedProcedure, router, type AuthedContext } from '../trpc.ts';
+import { authedProcedure, editProcedures, router, type AuthedContext, type EditMode } from '../trpc.ts';
 import { connectError, readProfile, verifyToken } from './meta.ts';
 import { startOAuth, subscribeConnected } from './oauth.ts';
 import { refreshAccount } from './refresh.ts';
@@ -36,7 +36,7 @@ function refusePassword(input: { password?: string | undefined }): void {
   if (input.password !== undefined) throw new AppError('PASSWORD_NOT_ACCEPTED');
 }
 
-async function update(ctx: AuthedContext, input: UpdateInstagramInput, mode: 'patch' | 'replace') {
+async function update(ctx: AuthedContext, input: UpdateInstagramInput, mode: EditMode) {
   refusePassword(input);
   const current = await getInstagramRow(ctx.db, ctx.user.id, input.id);
   // Meta checks the new token before anything changes; for a Facebook token, it must reach this account.
@@ -147,51 +147,31 @@ export const instagramsRouter = router({
     .output(ZInstagram)
     .query(async ({ ctx, input }) => toInstagramOutput(await getInstagramRow(ctx.db, ctx.user.id, input.id))),
 
-  update: authedProcedure
-    .meta({
-      openapi: {
-        method: 'PATCH',
-        path: '/instagrams/{id}',
-        operationId: 'updateInstagram',
-        summary: 'Change an account’s settings or token',
-        description:
-          'A new `token` is checked with Meta and must be for this same account; a suspected account is started again and its held posts released.',
-        tags: TAGS,
-        protect: true,
-      },
-      errors: [
-        'INSTAGRAM_NOT_FOUND',
-        'PASSWORD_NOT_ACCEPTED',
-        'INSTAGRAM_LOGIN_FAILED',
-        'GRAPH_REQUEST_FAILED',
-      ],
-    })
-    .input(ZUpdateInstagramInput)
-    .output(ZInstagram)
-    .mutation(({ ctx, input }) => update(ctx, input, 'patch')),
-
-  replace: authedProcedure
-    .meta({
-      openapi: {
-        method: 'PUT',
-        path: '/instagrams/{id}',
-        operationId: 'replaceInstagram',
-        summary: 'Replace an account’s settings (and token)',
-        description:
-          'Settings left out go back to their defaults; the token is kept unless one is sent. Same token rules as PATCH.',
-        tags: TAGS,
-        protect: true,
-      },
-      errors: [
-        'INSTAGRAM_NOT_FOUND',
-        'PASSWORD_NOT_ACCEPTED',
-        'INSTAGRAM_LOGIN_FAILED',
-        'GRAPH_REQUEST_FAILED',
-      ],
-    })
-    .input(ZUpdateInstagramInput)
-    .output(ZInstagram)
-    .mutation(({ ctx, input }) => update(ctx, input, 'replace')),
+  ...editProcedures({
+    path: '/instagrams/{id}',
+    name: 'Instagram',
+    tags: TAGS,
+    errors: [
+      'INSTAGRAM_NOT_FOUND',
+      'PASSWORD_NOT_ACCEPTED',
+      'INSTAGRAM_LOGIN_FAILED',
+      'GRAPH_REQUEST_FAILED',
+    ],
+    output: ZInstagram,
+    patch: {
+      input: ZUpdateInstagramInput,
+      summary: 'Change an account’s settings or token',
+      description:
+        'A new `token` is checked with Meta and must be for this same account; a suspected account is started again and its held posts released.',
+    },
+    replace: {
+      input: ZUpdateInstagramInput,
+      summary: 'Replace an account’s settings (and token)',
+      description:
+        'Settings left out go back to their defaults; the token is kept unless one is sent. Same token rules as PATCH.',
+    },
+    run: update,
+  }),
 
   start: authedProcedure
     .meta({

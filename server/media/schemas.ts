@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { pageInput, pageOf } from '../lib/page.ts';
 
 const ZInstant = z.iso.datetime();
 
@@ -13,8 +14,7 @@ export const ZMediaIdInput = z
 
 export const ZListMediaInput = z
   .object({
-    limit: z.coerce.number().int().min(1).max(200).default(50),
-    cursor: z.string().max(128).optional().meta({ description: 'The `next_cursor` of the previous page.' }),
+    ...pageInput(128),
   })
   .strict();
 export type ListMediaInput = z.infer<typeof ZListMediaInput>;
@@ -45,15 +45,7 @@ export const ZMedia = z
   .meta({ id: 'Media' });
 export type MediaOutput = z.infer<typeof ZMedia>;
 
-export const ZMediaList = z
-  .object({
-    items: z.array(ZMedia),
-    next_cursor: z
-      .string()
-      .nullable()
-      .meta({ description: 'Pass as `cursor` for the next page; null on the last.' }),
-  })
-  .meta({ id: 'MediaList' });
+export const ZMediaList = pageOf(ZMedia, 'MediaList');
 
 export const ZDeletedMedia = z
   .object({ id: z.string(), deleted: z.literal(true) })

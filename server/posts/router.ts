@@ -1,4 +1,4 @@
-import { authedProcedure, router, type AuthedContext } from '../trpc.ts';
+import { authedProcedure, editProcedures, router, type AuthedContext } from '../trpc.ts';
 import {
   ZCreatePostInput,
   ZDeletePostOutput,
@@ -104,58 +104,34 @@ export const postsRouter = router({
     .output(ZPost)
     .query(({ ctx, input }) => getPost(ctx.db, ctx.user.id, input.id)),
 
-  update: authedProcedure
-    .meta({
-      openapi: {
-        method: 'PATCH',
-        path: '/posts/{id}',
-        operationId: 'updatePost',
-        summary: 'Change some fields of a post',
-        description:
-          'Refused (409) while the post is publishing or once published. Editing a failed post schedules it again.',
-        tags: TAGS,
-        protect: true,
-      },
-      errors: [
-        'POST_NOT_FOUND',
-        'POST_NOT_EDITABLE',
-        'PUBLISH_LIMIT_REACHED',
-        'TOO_MANY_SCHEDULED_POSTS',
-        ...MEDIA_ERRORS,
-      ],
-    })
-    .input(ZUpdatePostInput)
-    .output(ZPost)
-    .mutation(async ({ ctx, input }) => {
+  ...editProcedures({
+    path: '/posts/{id}',
+    name: 'Post',
+    tags: TAGS,
+    errors: [
+      'POST_NOT_FOUND',
+      'POST_NOT_EDITABLE',
+      'PUBLISH_LIMIT_REACHED',
+      'TOO_MANY_SCHEDULED_POSTS',
+      ...MEDIA_ERRORS,
+    ],
+    output: ZPost,
+    patch: {
+      input: ZUpdatePostInput,
+      summary: 'Change some fields of a post',
+      description:
+        'Refused (409) while the post is publishing or once published. Editing a failed post schedules it again.',
+    },
+    replace: {
+      input: ZReplacePostInput,
+      summary: 'Replace a post (all required fields)',
+      description: 'Optional fields left out are cleared. Same rules as PATCH.',
+    },
+    run: async (ctx, input, mode) => {
       const postDeps = await deps(ctx, input);
-      return ctx.db.transaction((tx) => updatePost(tx, ctx.user.id, { input, mode: 'patch' }, postDeps));
-    }),
-
-  replace: authedProcedure
-    .meta({
-      openapi: {
-        method: 'PUT',
-        path: '/posts/{id}',
-        operationId: 'replacePost',
-        summary: 'Replace a post (all required fields)',
-        description: 'Optional fields left out are cleared. Same rules as PATCH.',
-        tags: TAGS,
-        protect: true,
-      },
-      errors: [
-        'POST_NOT_FOUND',
-        'POST_NOT_EDITABLE',
-        'PUBLISH_LIMIT_REACHED',
-        'TOO_MANY_SCHEDULED_POSTS',
-        ...MEDIA_ERRORS,
-      ],
-    })
-    .input(ZReplacePostInput)
-    .output(ZPost)
-    .mutation(async ({ ctx, input }) => {
-      const postDeps = await deps(ctx, input);
-      return ctx.db.transaction((tx) => updatePost(tx, ctx.user.id, { input, mode: 'replace' }, postDeps));
-    }),
+      return ctx.db.transaction((tx) => updatePost(tx, ctx.user.id, { input, mode }, postDeps));
+    },
+  }),
 
   delete: authedProcedure
     .meta({

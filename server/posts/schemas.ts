@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { pageInput, pageOf } from '../lib/page.ts';
 import { CHILD_CONTENT_TYPES, CONTENT_TYPES, POST_EVENT_TYPES, POST_STATUSES } from '../db/schema.ts';
 import { isLoopbackTestUrl, looksLikeUpload } from '../media/urls.ts';
 import { ZPostError } from './post-error.ts';
@@ -283,8 +284,7 @@ export const ZListPostsInput = z
     user_id: ZUserId.optional(),
     instagram_id: z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER).optional(),
     status: z.enum(POST_STATUSES).optional(),
-    limit: z.coerce.number().int().min(1).max(200).default(50),
-    cursor: z.string().max(64).optional().meta({ description: 'The `next_cursor` of the previous page.' }),
+    ...pageInput(),
   })
   .strict();
 export type ListPostsInput = z.infer<typeof ZListPostsInput>;
@@ -355,15 +355,7 @@ export const ZPost = z
   .meta({ id: 'Post' });
 export type PostOutput = z.infer<typeof ZPost>;
 
-export const ZPostList = z
-  .object({
-    items: z.array(ZPost),
-    next_cursor: z
-      .string()
-      .nullable()
-      .meta({ description: 'Pass as `cursor` for the next page; null on the last.' }),
-  })
-  .meta({ id: 'PostList' });
+export const ZPostList = pageOf(ZPost, 'PostList');
 
 export const ZDeletePostOutput = z
   .object({ id: z.number().int(), deleted: z.literal(true) })

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { pageInput, pageOf } from '../lib/page.ts';
 import { DELIVERY_STATUSES, WEBHOOK_EVENT_TYPES } from '../db/schema.ts';
 
 /** What an endpoint can subscribe to; `ping` comes only from `POST /webhooks/{id}/test`. */
@@ -45,8 +46,7 @@ export const ZWebhookIdInput = z.object({ id: ZId }).strict();
 export const ZListDeliveriesInput = z
   .object({
     id: ZId,
-    limit: z.coerce.number().int().min(1).max(200).default(50),
-    cursor: z.string().max(64).optional().meta({ description: 'The `next_cursor` of the previous page.' }),
+    ...pageInput(),
   })
   .strict();
 
@@ -96,15 +96,7 @@ export const ZDelivery = z
   .meta({ id: 'WebhookDelivery' });
 export type DeliveryOutput = z.infer<typeof ZDelivery>;
 
-export const ZDeliveryList = z
-  .object({
-    items: z.array(ZDelivery),
-    next_cursor: z
-      .string()
-      .nullable()
-      .meta({ description: 'Pass as `cursor` for the next page; null on the last.' }),
-  })
-  .meta({ id: 'WebhookDeliveryList' });
+export const ZDeliveryList = pageOf(ZDelivery, 'WebhookDeliveryList');
 
 export const ZDeletedWebhook = z
   .object({ id: z.number().int(), deleted: z.literal(true) })
