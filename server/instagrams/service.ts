@@ -270,6 +270,22 @@ export async function stopInstagram(
 }
 
 /**
+ * An account's state and sealed token, its row locked for the rest of the
+ * transaction as `start` and `suspectInstagram` lock it; null when it is gone.
+ */
+export async function lockAccountState(
+  tx: Tx,
+  id: number,
+): Promise<Pick<InstagramRow, 'state' | 'tokenCiphertext'> | null> {
+  const [row] = await tx
+    .select({ state: instagrams.state, tokenCiphertext: instagrams.tokenCiphertext })
+    .from(instagrams)
+    .where(eq(instagrams.id, id))
+    .for('update');
+  return row ?? null;
+}
+
+/**
  * The server's verdict on Meta's word (a token, permission or restriction
  * error): the account's posts wait and its channels pause until a new token.
  * Takes a row lock; a no-op on an account already suspected for the same reason.

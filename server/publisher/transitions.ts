@@ -9,9 +9,9 @@ import { and, eq, is, sql, SQL } from 'drizzle-orm';
 import type { PgUpdateSetSource } from 'drizzle-orm/pg-core';
 import type { Db, DbOrTx } from '../db/client.ts';
 import { rowMapper } from '../db/rows.ts';
-import { instagrams, postChildren, posts, type PostRow } from '../db/schema.ts';
+import { postChildren, posts, type PostRow } from '../db/schema.ts';
 import { kindOf } from '../kinds/index.ts';
-import { suspectInstagram } from '../instagrams/service.ts';
+import { lockAccountState, suspectInstagram } from '../instagrams/service.ts';
 import { getPost } from '../posts/service.ts';
 import { emitWebhookEvent } from '../webhooks/outbox.ts';
 import type { StateReason } from '../db/columns.ts';
@@ -310,11 +310,7 @@ export async function hold(
 ): Promise<void> {
   const account = run.account!;
   await run.deps.db.transaction(async (tx) => {
-    const [current] = await tx
-      .select({ state: instagrams.state, tokenCiphertext: instagrams.tokenCiphertext })
-      .from(instagrams)
-      .where(eq(instagrams.id, account.id))
-      .for('update');
+    const current = await lockAccountState(tx, account.id);
     const sameToken = current?.tokenCiphertext === account.tokenCiphertext;
     if (opts.suspect && sameToken) await suspectInstagram(tx, account.id, opts.suspect);
     else if (current?.state === 'start') {
