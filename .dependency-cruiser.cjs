@@ -8,7 +8,17 @@
 const base = '^server/(lib|db|crypto|net|graph)/|^server/(env|logger|errors)\\.ts$';
 const jobs = '^server/jobs/';
 // The domains, lowest first: each may use those before it, never those after.
-const domains = ['kinds', 'auth', 'idempotency', 'webhooks', 'media', 'posts', 'instagrams', 'channels', 'publisher'];
+const domains = [
+  'kinds',
+  'auth',
+  'idempotency',
+  'webhooks',
+  'media',
+  'posts',
+  'instagrams',
+  'channels',
+  'publisher',
+];
 // Files of a domain folder that face the outside (procedures, express handlers needing a session):
 // they sit above every domain, with trpc.ts.
 const api =
