@@ -91,6 +91,10 @@ function multipartFile(req: IncomingMessage): Promise<IncomingFile> {
     }
     let found = false;
     parser.on('file', (name, stream, info) => {
+      // busboy destroys a part's stream with its own error when the form breaks off ("Unexpected end
+      // of form"), possibly before anyone reads it: a listener from the start keeps that from being
+      // an uncaught 'error' event. Whoever reads the stream still gets the error (capped()).
+      stream.on('error', () => undefined);
       if (name !== 'file' || found) {
         stream.resume();
         return;
@@ -117,17 +121,31 @@ function multipartFile(req: IncomingMessage): Promise<IncomingFile> {
           }),
         );
     });
-    req.pipe(parser);
+    // pipeline, not pipe: a request that breaks off (the client went away) destroys the parser and
+    // so the part's stream, and the upload fails and is removed instead of waiting forever.
+    pipeline(req, parser).catch(() => undefined);
   });
 }
 
-/** Passes the bytes on and refuses the upload the moment it passes `limit`. */
+/**
+ * Passes the bytes on and refuses the upload the moment it passes `limit`.
+ * A body that breaks off (the connection dropped, a form without its
+ * closing boundary) is the client's doing: a 400 that says so, not a 500.
+ */
 async function* capped(source: AsyncIterable<Buffer>, limit: number, kind: Kind): AsyncGenerator<Buffer> {
   let seen = 0;
-  for await (const chunk of source) {
-    seen += chunk.length;
-    if (seen > limit) throw tooLarge(kind);
-    yield chunk;
+  try {
+    for await (const chunk of source) {
+      seen += chunk.length;
+      if (seen > limit) throw tooLarge(kind);
+      yield chunk;
+    }
+  } catch (error) {
+    if (error instanceof AppError) throw error;
+    throw new AppError(
+      'VALIDATION_FAILED',
+      `The upload broke off after ${seen} bytes (the connection dropped, or the multipart body has no closing boundary); send the file again.`,
+    );
   }
 }
 
