@@ -157,6 +157,36 @@ describe('a comment webhook', () => {
     await waitFor('the reply', () => repliesTo(c).length > 0);
   });
 
+  it('keeps every comment of a delivery with a NUL, a lone surrogate or an impossible time, cleaned, and answers 200', async () => {
+    const a = await account();
+    await channel(a.id, { action: 'comment', comments: ['thanks {username}'] });
+    const nul = env.fake.addComment(a.media.id, { text: 'with a \u0000 in it', username: 'nul_user' });
+    const lone = env.fake.addComment(a.media.id, { text: 'half an emoji \ud800!', username: 'lone_user' });
+    const plain = env.fake.addComment(a.media.id, { text: 'just nice', username: 'plain_user' });
+    // 2^40 s is the year 36812: a time Meta did not mean, which PostgreSQL cannot store.
+    const delivery = env.fake.webhookDelivery([nul, lone, plain], { time: 2 ** 40 * 1000 });
+    const res = await fetch(`${env.server.baseUrl}/webhooks/instagram`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-hub-signature-256': delivery.signature },
+      body: delivery.body,
+    });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ received: 3, stored: 3 });
+    const stored = await db().execute<{ comment_id: string; text: string; commented_at: Date }>(
+      sql`select comment_id, text, commented_at from instagram_comments
+          where comment_id in (${nul.id}, ${lone.id}, ${plain.id}) order by comment_id`,
+    );
+    expect(Object.fromEntries(stored.map((r) => [r.comment_id, r.text]))).toEqual({
+      [nul.id]: 'with a \ufffd in it',
+      [lone.id]: 'half an emoji \ufffd!',
+      [plain.id]: 'just nice',
+    });
+    for (const row of stored)
+      expect(Math.abs(new Date(row.commented_at).getTime() - Date.now())).toBeLessThan(60_000);
+    for (const c of [nul, lone, plain])
+      await waitFor(`the reply to ${c.username}`, () => repliesTo(c).length > 0);
+  });
+
   it('with a bad signature stores nothing and does nothing', async () => {
     const a = await account();
     await channel(a.id, { action: 'comment', comments: ['thanks'] });

@@ -52,24 +52,46 @@ export async function storeComments(
   return row!.stored;
 }
 
+/**
+ * Text as PostgreSQL can keep it: no NUL (text and jsonb refuse it) and no
+ * lone UTF-16 surrogate (jsonb refuses its escape), each replaced by U+FFFD
+ * so the reader sees something was there. Meta's bodies have carried both.
+ */
+export function storable(text: string): string {
+  return text.replace(UNSTORABLE, '\ufffd');
+}
+// String.prototype.toWellFormed is ES2024, past the typings this project targets (Node 20).
+// eslint-disable-next-line no-control-regex -- NUL is exactly what must go
+const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
 const str = (v: unknown): string | null =>
-  typeof v === 'string' && v !== '' ? v : typeof v === 'number' ? String(v) : null;
+  typeof v === 'string' && v !== '' ? storable(v) : typeof v === 'number' ? String(v) : null;
+
+/** Instagram began in 2010; a comment time before it, or more than a day ahead, is not a time Meta meant. */
+const EARLIEST = Date.UTC(2010, 0, 1);
+function commentTime(seconds: unknown, now: Date): Date {
+  const ms = typeof seconds === 'number' ? seconds * 1000 : NaN;
+  return Number.isFinite(ms) && ms >= EARLIEST && ms <= now.getTime() + 86_400_000 ? new Date(ms) : now;
+}
 
 /**
  * The `comments` changes of a delivery (docs/graph-api.md, "Webhooks");
  * other fields (messages, mentions) and changes without an id are left out.
+ * What PostgreSQL could not store is cleaned (`storable`, `commentTime`), so
+ * that one odd comment never makes the whole delivery fail and be lost.
  */
 export function commentsOfDelivery(
   body: unknown,
   now = new Date(),
-): { comments: IncomingComment[]; changes: number } {
+): { comments: IncomingComment[]; changes: number; cleaned: number } {
   const comments: IncomingComment[] = [];
   let changes = 0;
+  let cleaned = 0;
   const entries = (body as { entry?: unknown } | null)?.entry;
-  if (!Array.isArray(entries)) return { comments, changes };
+  if (!Array.isArray(entries)) return { comments, changes, cleaned };
   for (const entry of entries as Record<string, unknown>[]) {
     const igUserId = str(entry?.id);
-    const time = typeof entry?.time === 'number' ? new Date(entry.time * 1000) : now;
+    const time = commentTime(entry?.time, now);
     const list = Array.isArray(entry?.changes) ? (entry.changes as Record<string, unknown>[]) : [];
     changes += list.length;
     for (const change of list) {
@@ -78,6 +100,8 @@ export function commentsOfDelivery(
       if (change?.field !== 'comments' || !igUserId || !value || !id) continue;
       const from = (value.from ?? {}) as Record<string, unknown>;
       const fromId = str(from.id);
+      if (typeof value.text === 'string' && storable(value.text) !== value.text) cleaned++;
+      if (typeof entry?.time === 'number' && commentTime(entry.time, now) === now) cleaned++;
       comments.push({
         ig_user_id: igUserId,
         comment_id: id,
@@ -85,13 +109,13 @@ export function commentsOfDelivery(
         parent_id: str(value.parent_id),
         from_id: fromId,
         username: str(from.username),
-        text: typeof value.text === 'string' ? value.text : '',
+        text: typeof value.text === 'string' ? storable(value.text) : '',
         own: fromId === igUserId || str(from.self_ig_scoped_id) !== null,
-        commented_at: (Number.isNaN(time.getTime()) ? now : time).toISOString(),
+        commented_at: time.toISOString(),
       });
     }
   }
-  return { comments, changes };
+  return { comments, changes, cleaned };
 }
 
 /** Whether `header` is `sha256=<hex>` of the body with one of the secrets; constant-time per secret. */
@@ -151,10 +175,16 @@ export function receiveDelivery(deps: IntakeDeps) {
     } catch {
       return refuse(req, res, new AppError('MALFORMED_JSON'));
     }
-    const { comments, changes } = commentsOfDelivery(body);
+    const { comments, changes, cleaned } = commentsOfDelivery(body);
+    // What could not be kept as Meta sent it is said, without the text itself.
+    if (cleaned > 0)
+      deps.logger.warn(
+        { cleaned, requestId: res.locals.requestId },
+        'webhook comments stored with unstorable characters or times replaced',
+      );
     try {
       const stored = await storeComments(deps.db, comments, 'webhook');
-      res.status(200).json({ received: changes, stored });
+      res.status(200).json({ received: changes, stored, cleaned });
     } catch (error) {
       // Not stored: an error status makes Meta deliver it again.
       const appError = toAppError(error);

@@ -21,7 +21,7 @@ import { openAccountToken } from '../instagrams/token.ts';
 import { schedulePoll } from '../jobs/poll-comments.ts';
 import { describeError, type Logger } from '../logger.ts';
 import { actionOf } from '../graph/errors.ts';
-import { storeComments, type IncomingComment } from './intake.ts';
+import { storable, storeComments, type IncomingComment } from './intake.ts';
 import type { CommentPollState } from '../db/columns.ts';
 import type { ChannelWorkerOptions } from './types.ts';
 import { handle } from '../jobs/job.ts';
@@ -57,8 +57,8 @@ function incoming(igUserId: string, mediaId: string, c: GraphComment): IncomingC
     media_id: mediaId,
     parent_id: c.parentId,
     from_id: c.fromId,
-    username: c.username,
-    text: c.text,
+    username: c.username === null ? null : storable(c.username),
+    text: storable(c.text),
     own: c.fromId === igUserId,
     commented_at: (c.timestamp ?? new Date()).toISOString(),
   };
