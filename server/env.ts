@@ -194,6 +194,14 @@ const ZEnv = z
           path: [flag],
           message: 'is for tests only and refused when NODE_ENV=production',
         });
+    // The sandbox's fake Meta has a public app secret: in production it would let anyone sign
+    // "Meta's" webhooks, and posts would never reach Instagram.
+    if (env.NODE_ENV === 'production' && env.GRAPH_API_URL === 'sandbox')
+      ctx.addIssue({
+        code: 'custom',
+        path: ['GRAPH_API_URL'],
+        message: 'sandbox is for development and tests and refused when NODE_ENV=production',
+      });
     if (env.NODE_ENV === 'production' && !env.ENCRYPTION_KEY) {
       ctx.addIssue({
         code: 'custom',

@@ -41,6 +41,11 @@ describe('configuration', () => {
     expect(() =>
       parseEnv({ NODE_ENV: 'production', ENCRYPTION_KEY: key, WEBHOOK_ALLOW_PRIVATE_HOSTS: 'true' }),
     ).toThrow(/WEBHOOK_ALLOW_PRIVATE_HOSTS: is for tests only/);
+    // The sandbox's app secret is public: in production it would let anyone sign "Meta's" webhooks.
+    expect(() => parseEnv({ NODE_ENV: 'production', ENCRYPTION_KEY: key, GRAPH_API_URL: 'sandbox' })).toThrow(
+      /GRAPH_API_URL: sandbox is for development and tests and refused when NODE_ENV=production/,
+    );
+    expect(parseEnv({ GRAPH_API_URL: 'sandbox' }).GRAPH_API_URL).toBe('sandbox');
     expect(() => parseEnv({ INSTAGRAM_APP_ID: '123' })).toThrow(/INSTAGRAM_APP_SECRET: INSTAGRAM_APP_ID and/);
     expect(() =>
       parseEnv({

@@ -138,6 +138,10 @@ describe('OAuth connect, Instagram Login', () => {
       'https://app.example.com/done.evil.com',
       'https://app.example.com/doneX',
       'javascript:alert(1)',
+      // Judged where the browser lands, after WHATWG normalisation.
+      'https://app.example.com/done/../../evil',
+      'https://app.example.com/done/%2e%2e/evil',
+      'HTTPS://APP.EXAMPLE.COM/done/./../elsewhere',
     ]) {
       const res = await env.api('POST', '/instagrams/connect', {
         body: { login_type: 'instagram', redirect_uri: redirect },

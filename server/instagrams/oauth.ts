@@ -22,15 +22,31 @@ const STATE_TTL_MS = 15 * 60_000;
 
 const hashState = (state: string) => createHash('sha256').update(state).digest('hex');
 
+/** The URI as a browser will follow it (WHATWG: dot segments resolved, host lower-cased); null if unparsable. */
+function normalised(uri: string): string | null {
+  try {
+    return new URL(uri).href;
+  } catch {
+    return null;
+  }
+}
+
 /**
  * `prefix` allows `uri` when uri starts with it at a boundary: `myapp://oauth`
  * allows `myapp://oauth/done` and `myapp://oauth?x`, never `myapp://oauthevil`.
+ * Both are compared as the browser will follow them, so `/done/../../evil`
+ * is judged where it lands, not where it starts.
  */
 export function redirectAllowed(uri: string, prefixes: string[]): boolean {
   if (/[\s\p{Cc}\\]/u.test(uri)) return false;
-  return prefixes.some(
-    (p) => uri === p || (uri.startsWith(p) && (/[/?#]$/.test(p) || /^[/?#]/.test(uri.slice(p.length)))),
-  );
+  const target = normalised(uri);
+  if (target === null) return false;
+  return prefixes.some((raw) => {
+    const p = normalised(raw) ?? raw;
+    return (
+      target === p || (target.startsWith(p) && (/[/?#]$/.test(p) || /^[/?#]/.test(target.slice(p.length))))
+    );
+  });
 }
 
 export async function startOAuth(
@@ -63,7 +79,7 @@ export async function startOAuth(
     id: hashState(state),
     ownerId,
     loginType: input.login_type,
-    redirectUri: input.redirect_uri,
+    redirectUri: new URL(input.redirect_uri).href,
     expiresAt,
     createdAt: now,
   });
