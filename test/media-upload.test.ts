@@ -237,7 +237,14 @@ describe('serving an upload', () => {
     const beyond = await fileOf(url, { headers: { range: `bytes=${file.length}-` } });
     expect(beyond.status).toBe(416);
     expect(beyond.headers.get('content-range')).toBe(`bytes */${file.length}`);
+    expect(beyond.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(beyond.headers.get('etag')).not.toBe(etag);
     expect(((await beyond.json()) as { code: string }).code).toBe('RANGE_NOT_SATISFIABLE');
+    // A file is only read: another method is a 405 that says which ones are allowed.
+    const put = await fileOf(url, { method: 'PUT', body: 'x' });
+    expect(put.status).toBe(405);
+    expect(put.headers.get('allow')).toBe('GET, HEAD');
+    expect(((await put.json()) as { code: string }).code).toBe('METHOD_NOT_ALLOWED');
 
     expect((await fileOf(url, { headers: { 'if-none-match': etag } })).status).toBe(304);
     const stale = await fileOf(url, { headers: { range: 'bytes=0-9', 'if-range': '"other"' } });

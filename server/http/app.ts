@@ -15,7 +15,7 @@ import { createMeta, type MetaClient } from '../instagrams/meta.ts';
 import { oauthCallback } from '../instagrams/oauth.ts';
 import { receiveDelivery, verifySubscription } from '../channels/intake.ts';
 import { sandboxComment } from '../channels/sandbox.ts';
-import { ROBOTS_TXT, serveMedia } from '../media/serve.ts';
+import { DEFAULT_SERVE_LIMITS, ROBOTS_TXT, serveMedia, type ServeLimits } from '../media/serve.ts';
 import { postgresMediaStore, type MediaStore } from '../media/store.ts';
 import { uploadHandler } from '../media/upload.ts';
 import type { Resolver } from '../net/public-address.ts';
@@ -60,6 +60,8 @@ export interface AppDeps {
   mediaStore?: MediaStore;
   /** GRAPH_API_URL=sandbox: the simulated Meta, whose sign-in pages are served under /sandbox/meta. */
   sandbox?: FakeGraph;
+  /** How many downloads of /m/ run at once and how long idle readers are kept; tests lower them. */
+  serveLimits?: Partial<ServeLimits>;
 }
 
 /** After an early 503: the handler still running later finds a response that ignores it. */
@@ -72,7 +74,11 @@ function abandon(res: ServerResponse): void {
 
 function sendError(req: IncomingMessage, res: express.Response, error: AppError): void {
   if (error.retryAfter) res.setHeader('Retry-After', String(error.retryAfter));
-  res.status(error.status).json(error.toBody(requestIdOf(req)));
+  // Typed here: a handler may have set another type for the answer it meant (a file's image/jpeg).
+  res
+    .status(error.status)
+    .type('application/json')
+    .json(error.toBody(requestIdOf(req)));
 }
 
 export function createApp(deps: AppDeps): express.Express {
@@ -234,7 +240,16 @@ export function createApp(deps: AppDeps): express.Express {
     res.type('text/plain').send(ROBOTS_TXT);
   });
   // Public, no token: Meta's fetcher downloads the files of the posts it publishes from here.
-  app.get('/m/:name', serveMedia(database.db, mediaStore));
+  app.get('/m/:name', serveMedia(database.db, mediaStore, { ...DEFAULT_SERVE_LIMITS, ...deps.serveLimits }));
+  // A file is read (GET, HEAD), never written here: another method is told so.
+  app.all('/m/:name', (req, res) => {
+    res.setHeader('Allow', 'GET, HEAD');
+    sendError(
+      req,
+      res,
+      new AppError('METHOD_NOT_ALLOWED', `${req.method} is not allowed on a file: use GET or HEAD.`),
+    );
+  });
   // A file body, not JSON: outside tRPC (documented in openapi.json by scripts/openapi.ts).
   app.post(
     /^\/api\/v1\/media\/?$/,

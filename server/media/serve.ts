@@ -41,13 +41,131 @@ export function parseRange(header: string | undefined, size: number): ByteRange 
   return { start, end };
 }
 
-export function serveMedia(db: Db, store: MediaStore): RequestHandler {
+/**
+ * How many downloads run at once, and how long a reader may keep one. A
+ * download holds at most one batch of chunks (store.ts) while its client
+ * reads, so these bound the memory all readers can take together.
+ */
+export interface ServeLimits {
+  /** Downloads sending bytes at once, over all files. */
+  streams: number;
+  /** Of them, for one file (Meta's fetch of a file must not queue behind a crowd on it). */
+  perFile: number;
+  /** How long a download may wait for a slot before it is a 503 with Retry-After. */
+  waitMs: number;
+  /** A client that reads nothing for this long is cut off, freeing its slot. */
+  idleMs: number;
+}
+
+export const DEFAULT_SERVE_LIMITS: ServeLimits = { streams: 64, perFile: 16, waitMs: 10_000, idleMs: 20_000 };
+
+/** Slots for downloads, given in arrival order to those that fit both limits. */
+class Slots {
+  private active = 0;
+  private readonly byFile = new Map<string, number>();
+  private readonly waiting: { file: string; admit: () => void }[] = [];
+
+  constructor(private readonly limits: ServeLimits) {}
+
+  private fits(file: string): boolean {
+    return this.active < this.limits.streams && (this.byFile.get(file) ?? 0) < this.limits.perFile;
+  }
+
+  private take(file: string): () => void {
+    this.active++;
+    this.byFile.set(file, (this.byFile.get(file) ?? 0) + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.active--;
+      const left = this.byFile.get(file)! - 1;
+      if (left === 0) this.byFile.delete(file);
+      else this.byFile.set(file, left);
+      for (let i = 0; i < this.waiting.length;) {
+        const w = this.waiting[i]!;
+        if (this.fits(w.file)) {
+          this.waiting.splice(i, 1);
+          w.admit();
+        } else i++;
+      }
+    };
+  }
+
+  /** A release function, or null when no slot came free within waitMs (or the client left). */
+  async acquire(file: string, res: Response): Promise<(() => void) | null> {
+    if (this.fits(file) && this.waiting.length === 0) return this.take(file);
+    return new Promise((resolve) => {
+      const entry = {
+        file,
+        admit: () => {
+          cleanup();
+          resolve(this.take(file));
+        },
+      };
+      const give = () => {
+        cleanup();
+        const at = this.waiting.indexOf(entry);
+        if (at >= 0) this.waiting.splice(at, 1);
+        resolve(null);
+      };
+      const timer = setTimeout(give, this.limits.waitMs);
+      res.once('close', give);
+      const cleanup = () => {
+        clearTimeout(timer);
+        res.off('close', give);
+      };
+      this.waiting.push(entry);
+    });
+  }
+}
+
+export function serveMedia(
+  db: Db,
+  store: MediaStore,
+  limits: ServeLimits = DEFAULT_SERVE_LIMITS,
+): RequestHandler {
+  const slots = new Slots(limits);
   return (req, res, next) => {
-    void send(db, store, req, res).catch(next);
+    void send({ db, store, slots, limits }, req, res).catch(next);
   };
 }
 
-async function send(db: Db, store: MediaStore, req: Request, res: Response): Promise<void> {
+interface Serving {
+  db: Db;
+  store: MediaStore;
+  slots: Slots;
+  limits: ServeLimits;
+}
+
+/** An error answers about the request, not the file: none of the file's own headers go with it. */
+function withoutFileHeaders(res: Response): void {
+  for (const name of [
+    'Content-Type',
+    'Content-Length',
+    'Content-Range',
+    'ETag',
+    'Last-Modified',
+    'Cache-Control',
+  ])
+    res.removeHeader(name);
+}
+
+/** Waits until the client has taken what was written; false when it read nothing for `idleMs` or left. */
+async function drained(res: Response, idleMs: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const idle = new Promise<'idle'>((resolve) => {
+    timer = setTimeout(() => resolve('idle'), idleMs);
+  });
+  try {
+    const outcome = await Promise.race([once(res, 'drain'), once(res, 'close'), idle]);
+    return outcome !== 'idle' && !res.destroyed;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function send({ db, store, slots, limits }: Serving, req: Request, res: Response): Promise<void> {
   const name = parseMediaFileName(String(req.params.name ?? ''));
   const [row] = name
     ? await db
@@ -79,8 +197,8 @@ async function send(db: Db, store: MediaStore, req: Request, res: Response): Pro
   const ifRange = req.get('if-range');
   const range = ifRange && ifRange.trim() !== etag ? null : parseRange(req.headers.range, size);
   if (range === 'unsatisfiable') {
+    withoutFileHeaders(res);
     res.setHeader('Content-Range', `bytes */${size}`);
-    res.removeHeader('Cache-Control');
     throw new AppError('RANGE_NOT_SATISFIABLE', `The file has ${size} bytes.`);
   }
   const { start, end } = range ?? { start: 0, end: size - 1 };
@@ -93,13 +211,29 @@ async function send(db: Db, store: MediaStore, req: Request, res: Response): Pro
     res.end();
     return;
   }
-  let sent = 0;
-  for await (const piece of store.read(row.id, start, end, row.chunkSize)) {
+  const release = await slots.acquire(row.id, res);
+  if (!release) {
     if (res.destroyed) return;
-    sent += piece.length;
-    if (!res.write(piece)) await Promise.race([once(res, 'drain'), once(res, 'close')]);
+    withoutFileHeaders(res);
+    throw new AppError('SERVICE_UNAVAILABLE', 'Too many downloads at once; try again shortly.', {
+      retryAfter: 2,
+    });
   }
-  // Deleted while being sent: cut the answer rather than end it short with a success.
-  if (sent !== end - start + 1) res.destroy();
-  else res.end();
+  try {
+    let sent = 0;
+    for await (const piece of store.read(row.id, start, end, row.chunkSize)) {
+      if (res.destroyed) return;
+      sent += piece.length;
+      if (!res.write(piece) && !(await drained(res, limits.idleMs))) {
+        // Not reading: cut it off rather than hold its slot and its bytes.
+        res.destroy();
+        return;
+      }
+    }
+    // Deleted while being sent: cut the answer rather than end it short with a success.
+    if (sent !== end - start + 1) res.destroy();
+    else res.end();
+  } finally {
+    release();
+  }
 }

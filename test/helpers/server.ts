@@ -8,6 +8,7 @@ import { createApp } from '../../server/http/app.ts';
 import { createHttpServer, listen } from '../../server/http/server.ts';
 import type { Logger } from '../../server/logger.ts';
 import type { Resolver } from '../../server/net/public-address.ts';
+import type { ServeLimits } from '../../server/media/serve.ts';
 import { buildOpenApiDocument } from '../../server/openapi.ts';
 import { createTestDatabase, type TestDatabase } from './db.ts';
 
@@ -41,6 +42,8 @@ export async function startTestServer(
     databaseOf?: TestServer;
     /** How host names resolve for URL checks (a name that points at loopback). */
     resolver?: Resolver;
+    /** Lower limits on downloads of /m/. */
+    serveLimits?: Partial<ServeLimits>;
   } = {},
 ): Promise<TestServer> {
   const database = opts.databaseOf?.database ?? (await createTestDatabase());
@@ -65,6 +68,7 @@ export async function startTestServer(
     cipher,
     openApiDocument: buildOpenApiDocument(),
     ...(opts.resolver ? { resolver: opts.resolver } : {}),
+    ...(opts.serveLimits ? { serveLimits: opts.serveLimits } : {}),
   });
   const server = createHttpServer(app, opts);
   await listen(server, port, '127.0.0.1');
