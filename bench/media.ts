@@ -6,6 +6,7 @@
  */
 import { createReadStream, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { connect } from '../server/db/client.ts';
@@ -13,7 +14,7 @@ import { freePort } from '../server/db/embedded.ts';
 import { convertImage } from '../server/media/process.ts';
 import { noisyJpeg } from '../test/helpers/media.ts';
 import { userWithToken } from '../test/helpers/users.ts';
-import { median, sleep, startService, type ServiceProcess } from './lib.ts';
+import { median, percentile, sleep, startService, type ServiceProcess } from './lib.ts';
 
 const root = path.resolve(import.meta.dirname, '..');
 
@@ -64,6 +65,76 @@ function upload(port: number, token: string, type: string, body: Buffer | string
     if (typeof body === 'string') createReadStream(body).pipe(req);
     else req.end(body);
   });
+}
+
+/** Uploads and returns the file's public URL. */
+async function uploadForUrl(port: number, token: string, type: string, file: string): Promise<string> {
+  const res = await fetch(`http://127.0.0.1:${port}/api/v1/media`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': type },
+    body: readFileSync(file),
+  });
+  if (res.status !== 201) throw new Error(`upload answered ${res.status}`);
+  return ((await res.json()) as { url: string }).url;
+}
+
+/** A client that asks for the file and stops reading after `bytes`, staying connected until destroyed. */
+function slowReader(url: string, bytes: number): net.Socket {
+  const { hostname, port, pathname } = new URL(url);
+  const socket = net.connect(Number(port), hostname);
+  socket.on('error', () => undefined);
+  let got = 0;
+  socket.on('data', (d: Buffer) => {
+    got += d.length;
+    if (got >= bytes) socket.pause();
+  });
+  socket.write(`GET ${pathname} HTTP/1.1\r\nHost: ${hostname}\r\n\r\n`);
+  return socket;
+}
+
+/**
+ * Issue 21: `readers` clients each read 64 KB of a 50 MB upload and stop,
+ * for `holdMs`; meanwhile GET /api/v1/user is timed. RSS at the peak and
+ * 3 s after the readers leave. Targets: after within 10 % of before, API p99
+ * < 200 ms.
+ */
+async function slowReaders(proc: ServiceProcess, port: number, token: string, quick: boolean) {
+  const readers = quick ? 100 : 1000;
+  const holdMs = quick ? 4_000 : 15_000;
+  const url = await uploadForUrl(port, token, 'video/quicktime', bigVideo(50));
+  await sleep(1000);
+  const before = proc.rss();
+  const times: number[] = [];
+  let sockets: net.Socket[] = [];
+  const peak = await peakDuring(proc, async () => {
+    sockets = Array.from({ length: readers }, () => slowReader(url, 65_536));
+    const until = Date.now() + holdMs;
+    while (Date.now() < until) {
+      const t0 = performance.now();
+      const res = await fetch(`http://127.0.0.1:${port}/api/v1/user`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      await res.arrayBuffer();
+      times.push(performance.now() - t0);
+      await sleep(50);
+    }
+  });
+  for (const s of sockets) s.destroy();
+  await sleep(3000);
+  const after = proc.rss();
+  return {
+    readers,
+    holdS: holdMs / 1000,
+    beforeRssMb: mb(before),
+    peakRssMb: mb(peak),
+    afterRssMb: mb(after),
+    afterVsBefore: Number((after / before).toFixed(2)),
+    userMs: {
+      p50: Math.round(percentile(times, 50)),
+      p99: Math.round(percentile(times, 99)),
+      requests: times.length,
+    },
+  };
 }
 
 /** Samples the process's RSS every 20 ms while `work` runs; returns the highest. */
@@ -136,6 +207,7 @@ export async function mediaSuite(url: string, quick: boolean): Promise<Record<st
         aboveIdleMb: mb(photoPeak - idle),
       },
       heic12mpMs: { median: Math.round(median(heicTimes)), runs: heicTimes.map(Math.round) },
+      slowReaders: await slowReaders(proc, port, user.token, quick),
     };
     return figures;
   } finally {

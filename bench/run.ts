@@ -643,6 +643,19 @@ function report(settings: Record<string, unknown>): string {
       `12-megapixel HEIC (4032×3024) to a 1440 px JPEG: median **${m.heic12mpMs.median} ms** (runs: ${m.heic12mpMs.runs.join(', ')} ms).`,
       '',
     );
+    if (m.slowReaders) {
+      const s = m.slowReaders;
+      lines.push(
+        '### Slow readers of /m/',
+        '',
+        `${s.readers} clients each ask for a 50 MB upload, read 64 KB and stop, for ${s.holdS} s; meanwhile \`GET /api/v1/user\` is timed (${s.userMs.requests} requests). Downloads are capped (64 at once, 16 per file, 512 KiB each) and a reader idle for 20 s is cut off. Targets: RSS after within 10 % of before; API p99 < 200 ms.`,
+        '',
+        '| RSS before | peak | after | after ÷ before | API p50 | API p99 |',
+        '|---|---|---|---|---|---|',
+        `| ${s.beforeRssMb} MB | ${s.peakRssMb} MB | ${s.afterRssMb} MB | **${s.afterVsBefore}** | ${s.userMs.p50} ms | **${s.userMs.p99} ms** |`,
+        '',
+      );
+    }
   }
   if (r.channels) {
     const c = r.channels;

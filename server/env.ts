@@ -146,6 +146,7 @@ const ZEnv = z
     ),
     /** Jobs one worker process runs at once; default 10. */
     WORKER_CONCURRENCY: optional(z.coerce.number().int().min(1).max(500).default(10)),
+    WORKER_BACKGROUND_CONCURRENCY: optional(z.coerce.number().int().min(1).max(500).default(5)),
     /** How often idle workers look for jobs that became due, ms; default 500. */
     WORKER_POLL_INTERVAL_MS: optional(z.coerce.number().int().min(50).max(60_000).default(500)),
     /** Trust X-Forwarded-For (behind a proxy) for client addresses; default false. */

@@ -95,8 +95,11 @@ async function main(): Promise<void> {
   }
 
   if (env.ROLE === 'all' || env.ROLE === 'worker') {
-    // Publishing runs hold a connection each.
-    const workerDatabase = connect(dbHandle.url, { max: env.WORKER_CONCURRENCY + 2, timeoutMs });
+    // Running jobs hold a connection each.
+    const workerDatabase = connect(dbHandle.url, {
+      max: env.WORKER_CONCURRENCY + env.WORKER_BACKGROUND_CONCURRENCY + 2,
+      timeoutMs,
+    });
     stops.unshift(workerDatabase.close);
     const worker = await startWorker({
       url: dbHandle.url,
@@ -116,6 +119,7 @@ async function main(): Promise<void> {
         retentionMs: env.MEDIA_RETENTION * 1000,
       },
       concurrency: env.WORKER_CONCURRENCY,
+      backgroundConcurrency: env.WORKER_BACKGROUND_CONCURRENCY,
       pollIntervalMs: env.WORKER_POLL_INTERVAL_MS,
       databaseTimeoutMs: timeoutMs,
       // Without its pool the process would answer the API but publish nothing: stop, and let the

@@ -171,7 +171,8 @@ describe('a comment webhook', () => {
       body: delivery.body,
     });
     expect(res.status).toBe(200);
-    expect(await res.json()).toMatchObject({ received: 3, stored: 3 });
+    // Values replaced: two texts, and the time of each of the three comments.
+    expect(await res.json()).toEqual({ received: 3, stored: 3, cleaned: 5 });
     const stored = await db().execute<{ comment_id: string; text: string; commented_at: Date }>(
       sql`select comment_id, text, commented_at from instagram_comments
           where comment_id in (${nul.id}, ${lone.id}, ${plain.id}) order by comment_id`,

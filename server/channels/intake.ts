@@ -184,7 +184,7 @@ export function receiveDelivery(deps: IntakeDeps) {
       );
     try {
       const stored = await storeComments(deps.db, comments, 'webhook');
-      res.status(200).json({ received: changes, stored, cleaned });
+      res.status(200).json({ received: changes, stored, ...(cleaned > 0 ? { cleaned } : {}) });
     } catch (error) {
       // Not stored: an error status makes Meta deliver it again.
       const appError = toAppError(error);

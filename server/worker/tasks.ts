@@ -1,5 +1,5 @@
 /**
- * Every job the worker runs: one line each. A job's declaration (task name,
+ * Every job the worker runs: one line each, in its lane. A job's declaration (task name,
  * payload, tries, schedule, how to add it) is in server/jobs/<name>.ts, its
  * handler beside the domain function it calls (`handle()`); this list is the
  * only place they meet graphile-worker. The list is typed against
@@ -19,21 +19,30 @@ import { deliverWebhookHandler } from '../webhooks/deliver.ts';
 import type { WorkerDeps } from './deps.ts';
 import { pruneExpiredHandler } from './housekeeping.ts';
 
-export const HANDLERS: JobHandler<WorkerDeps>[] = [
-  publishPostHandler,
-  reconcileHandler,
-  firstCommentHandler,
-  deliverWebhookHandler,
-  processCommentsHandler,
-  channelActionHandler,
-  pollCommentsHandler,
-  refreshTokensHandler,
-  pruneMediaHandler,
-  pruneExpiredHandler,
-];
+/**
+ * Two lanes, each its own graphile-worker runner with its own slots: a
+ * receiver that never answers, or one user's thousands of comments, fill
+ * the background lane's slots at most, never the publishing lane's
+ * (WORKER_CONCURRENCY and WORKER_BACKGROUND_CONCURRENCY). A runner fetches
+ * only the jobs of its own tasks.
+ */
+export const LANES = {
+  publishing: [publishPostHandler, firstCommentHandler, reconcileHandler],
+  background: [
+    deliverWebhookHandler,
+    processCommentsHandler,
+    channelActionHandler,
+    pollCommentsHandler,
+    refreshTokensHandler,
+    pruneMediaHandler,
+    pruneExpiredHandler,
+  ],
+} satisfies Record<string, JobHandler<WorkerDeps>[]>;
 
-/** The jobs that run on a schedule, as graphile-worker's crontab text. */
-export function crontab(handlers: JobHandler<WorkerDeps>[] = HANDLERS): string {
+export type Lane = keyof typeof LANES;
+
+/** The jobs of `handlers` that run on a schedule, as graphile-worker's crontab text. */
+export function crontab(handlers: JobHandler<WorkerDeps>[]): string {
   return handlers
     .map((h) => crontabLine(h.job))
     .filter((line) => line !== null)

@@ -26,7 +26,7 @@ import {
 import type { SendOptions } from '../webhooks/send.ts';
 import type { WorkerDeps } from './deps.ts';
 import { workerLogger } from './logger.ts';
-import { crontab, HANDLERS } from './tasks.ts';
+import { crontab, LANES, type Lane } from './tasks.ts';
 
 export interface WorkerOptions {
   url: string;
@@ -35,8 +35,10 @@ export interface WorkerOptions {
   meta: MetaClient;
   cipher: TokenCipher;
   logger: Logger;
-  /** Jobs run at once by this process (WORKER_CONCURRENCY). */
+  /** Publishing jobs run at once by this process (WORKER_CONCURRENCY). */
   concurrency: number;
+  /** Other jobs (webhooks, channels, housekeeping) run at once, in their own lane; default 5. */
+  backgroundConcurrency?: number;
   /** How often idle workers look for jobs that became due; default 500 ms. */
   pollIntervalMs?: number;
   /** How often this process proves it is alive; default 5 s. */
@@ -133,36 +135,44 @@ export async function startWorker(opts: WorkerOptions): Promise<Worker> {
   });
   events.on('job:complete', ({ job }) => state.inFlight.delete(String(job.id)));
 
-  const taskList: TaskList = Object.fromEntries(
-    HANDLERS.map((h): [string, Task] => [h.job.task, (payload, helpers) => h.run(deps, payload, helpers)]),
-  );
+  const taskList = (lane: Lane): TaskList =>
+    Object.fromEntries(
+      LANES[lane].map((h): [string, Task] => [
+        h.job.task,
+        (payload, helpers) => h.run(deps, payload, helpers),
+      ]),
+    );
+  const backgroundConcurrency = opts.backgroundConcurrency ?? 5;
 
   // Our own pool rather than one graphile-worker makes: it would end its pool without waiting
   // at stop(), and its outcome writes must be retried whatever connection error they meet.
   const pgPool = createWorkerPool(opts.url, {
-    max: Math.max(10, opts.concurrency + 2),
+    max: Math.max(10, opts.concurrency + backgroundConcurrency + 2),
     timeoutMs: opts.databaseTimeoutMs ?? 5_000,
     logger,
   });
   let stopping = false;
-  const runner: Runner = await run({
-    pgPool,
-    concurrency: opts.concurrency,
-    pollInterval: opts.pollIntervalMs ?? 500,
-    noHandleSignals: true,
-    logger: workerLogger(logger),
-    events,
-    crontab: crontab(),
-    taskList,
-  });
-  // A pool that stops on its own (not through stop()) publishes nothing more. Database
+  const start = (lane: Lane, concurrency: number): Promise<Runner> =>
+    run({
+      pgPool,
+      concurrency,
+      pollInterval: opts.pollIntervalMs ?? 500,
+      noHandleSignals: true,
+      logger: workerLogger(logger),
+      events,
+      crontab: crontab(LANES[lane]),
+      taskList: taskList(lane),
+    });
+  const runner = await start('publishing', opts.concurrency);
+  const background = await start('background', backgroundConcurrency);
+  // A pool that stops on its own (not through stop()) runs nothing more. Database
   // outages do not get here (server/db/worker-pool.ts makes them retryable).
   const died = (error?: unknown) => {
     if (stopping) return;
     logger.fatal(describeError(error), 'the worker pool stopped unexpectedly');
     opts.onPoolStopped?.();
   };
-  runner.promise.then(() => died(), died);
+  for (const r of [runner, background]) r.promise.then(() => died(), died);
 
   const timer = setInterval(() => {
     state
@@ -175,7 +185,7 @@ export async function startWorker(opts: WorkerOptions): Promise<Worker> {
     (task, payload, spec) => runner.addJob(task, payload, spec),
     deps.settings.deadWorkerMs,
   );
-  logger.info({ concurrency: opts.concurrency }, 'publishing worker started');
+  logger.info({ concurrency: opts.concurrency, backgroundConcurrency }, 'publishing worker started');
 
   return {
     workerIds: () => [...state.ids],
@@ -183,7 +193,7 @@ export async function startWorker(opts: WorkerOptions): Promise<Worker> {
     async stop() {
       stopping = true;
       clearInterval(timer);
-      await runner.stop();
+      await Promise.all([runner.stop(), background.stop()]);
       await pgPool.end();
       // Every job has finished or handed its post over: nothing is owned by these ids any more.
       if (state.ids.size > 0)
