@@ -648,7 +648,7 @@ function report(settings: Record<string, unknown>): string {
       lines.push(
         '### Slow readers of /m/',
         '',
-        `${s.readers} clients each ask for a 50 MB upload, read 64 KB and stop, for ${s.holdS} s; meanwhile \`GET /api/v1/user\` is timed (${s.userMs.requests} requests). Downloads are capped (64 at once, 16 per file, 512 KiB each) and a reader idle for 20 s is cut off. Targets: RSS after within 10 % of before; API p99 < 200 ms.`,
+        `${s.readers} clients each ask for a 50 MB upload, read 64 KB and stop, for ${s.holdS} s; meanwhile \`GET /api/v1/user\` is timed (${s.userMs.requests} requests). Downloads are capped (32 at once, 8 per file, 256 KiB each) and a reader idle for 20 s is cut off. Targets: RSS after within 10 % of before; API p99 < 200 ms.`,
         '',
         '| RSS before | peak | after | after ÷ before | API p50 | API p99 |',
         '|---|---|---|---|---|---|',

@@ -57,7 +57,11 @@ export interface ServeLimits {
   idleMs: number;
 }
 
-export const DEFAULT_SERVE_LIMITS: ServeLimits = { streams: 64, perFile: 16, waitMs: 10_000, idleMs: 20_000 };
+/**
+ * 32 × 256 KiB in flight at most. A thousand readers that stop take about
+ * 50 MB while they are connected (bench/REPORT.md, "Slow readers of /m/").
+ */
+export const DEFAULT_SERVE_LIMITS: ServeLimits = { streams: 32, perFile: 8, waitMs: 10_000, idleMs: 20_000 };
 
 /** Slots for downloads, given in arrival order to those that fit both limits. */
 class Slots {

@@ -29,10 +29,10 @@ export interface MediaStore {
 export const CHUNK_SIZE = 256 * 1024;
 
 /**
- * Chunks fetched per query while serving: 512 KiB in memory at most per
+ * Chunks fetched per query while serving: 256 KiB in memory at most per
  * download (with 8, a thousand readers that stopped reading held 2 GB).
  */
-const READ_BATCH = 2;
+const READ_BATCH = 1;
 
 /**
  * Queries reading chunks at once, over all downloads: they share the API's
