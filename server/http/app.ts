@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createExpressMiddleware } from '@trpc/server/adapters/express';
 import express, { type ErrorRequestHandler, type Request } from 'express';
+import { RateLimiterMemory } from 'rate-limiter-flexible';
 import helmet from 'helmet';
 import swaggerUi from 'swagger-ui-express';
 import type { TokenCipher } from '../crypto/token-cipher.ts';
@@ -79,6 +80,41 @@ function sendError(req: IncomingMessage, res: express.Response, error: AppError)
     .status(error.status)
     .type('application/json')
     .json(error.toBody(requestIdOf(req)));
+}
+
+/**
+ * Callers of Meta's webhook URL whose signatures fail, counted per address:
+ * past BAD_SIGNATURES a minute, their requests are refused before the body
+ * is read or an HMAC computed, so a flood of large badly signed bodies costs
+ * nothing. Meta signs every delivery, so Meta's own addresses never get here.
+ * In memory: each process protects itself.
+ */
+const BAD_SIGNATURES = 20;
+
+function refuseBadSigners(): express.RequestHandler {
+  const failures = new RateLimiterMemory({ points: BAD_SIGNATURES, duration: 60 });
+  return (req, res, next) => {
+    const address = req.ip ?? 'unknown';
+    void failures.get(address).then((state) => {
+      if (state && state.consumedPoints >= BAD_SIGNATURES) {
+        const retryAfter = Math.max(1, Math.ceil(state.msBeforeNext / 1000));
+        // The body is not read: the connection ends with the answer.
+        res.setHeader('Connection', 'close');
+        sendError(
+          req,
+          res,
+          new AppError('TOO_MANY_REQUESTS', 'Too many badly signed deliveries from this address.', {
+            retryAfter,
+          }),
+        );
+        return;
+      }
+      res.once('finish', () => {
+        if (res.statusCode === 401) failures.consume(address).catch(() => undefined);
+      });
+      next();
+    }, next);
+  };
 }
 
 export function createApp(deps: AppDeps): express.Express {
@@ -266,6 +302,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.get('/webhooks/instagram', verifySubscription(intake));
   app.post(
     '/webhooks/instagram',
+    refuseBadSigners(),
     express.raw({ type: () => true, limit: MAX_WEBHOOK_BYTES }),
     (req, res, next) => {
       receiveDelivery(intake)(req, res).catch(next);
