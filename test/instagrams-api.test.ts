@@ -143,6 +143,11 @@ describe('connecting with a token', () => {
     expect(pw.status).toBe(400);
     expect(pw.body).toMatchObject({ code: 'PASSWORD_NOT_ACCEPTED', number: 2110 });
     noSecrets(pw, 'hunter2');
+    // Seed 002's body as it was, with no token at all: the same answer, not "token required".
+    const seed = await connect({ username: 'someone', password: 'hunter2' });
+    expect(seed.status).toBe(400);
+    expect(seed.body).toMatchObject({ code: 'PASSWORD_NOT_ACCEPTED', number: 2110 });
+    noSecrets(seed, 'hunter2');
 
     const bad = await connect({ token: 'IGQWRnotARealToken' });
     expect(bad.status).toBe(400);

@@ -277,7 +277,7 @@ describe('posts using uploads', () => {
       return res.body.items.find((e: { type: string }) => e.type === 'retry_scheduled') ?? null;
     });
     expect(retry.message).toContain(`${host.url}/later.jpg: answered 404`);
-    expect(retry.error.code).toBe('MEDIA_UNREACHABLE');
+    expect(retry.error).toMatchObject({ code: 'MEDIA_FETCH_FAILED', number: 1240 });
     host.files.set('/later.jpg', file);
     const done = await waitFor('the post published after the retry', async () => {
       const res = await env.api('GET', `/posts/${created.body.id}`, { token: env.token });

@@ -24,7 +24,7 @@ export type GraphErrorCode =
   | 'GRAPH_NETWORK'
   | 'GRAPH_UNKNOWN'
   | 'GRAPH_ACTION_REFUSED'
-  | 'MEDIA_UNREACHABLE';
+  | 'MEDIA_FETCH_FAILED';
 
 /**
  * Numbers for the reasons a post's publishing failed (`error.code` of a
@@ -53,7 +53,8 @@ export const POST_FAILURES = {
     message:
       'Meta refused the action on this comment (already answered privately, outside the 7-day window, or the comment is gone).',
   },
-  MEDIA_UNREACHABLE: {
+  // Not MEDIA_UNREACHABLE: that code is the create/update refusal (6210); one code, one number.
+  MEDIA_FETCH_FAILED: {
     number: 1240,
     message: 'A media URL could not be fetched right before the container was made; retried with backoff.',
   },
@@ -198,7 +199,7 @@ export class GraphNetworkError extends Error {
 /** Pre-flight right before a container: a media URL did not answer. Retried like a network failure. */
 export class MediaUnreachableError extends GraphNetworkError {
   override name = 'MediaUnreachableError';
-  override readonly errorCode: GraphErrorCode = 'MEDIA_UNREACHABLE';
+  override readonly errorCode: GraphErrorCode = 'MEDIA_FETCH_FAILED';
   override readonly userMessage: string;
   constructor(message: string) {
     super(message);
