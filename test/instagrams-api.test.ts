@@ -149,6 +149,13 @@ describe('connecting with a token', () => {
     expect(seed.body).toMatchObject({ code: 'PASSWORD_NOT_ACCEPTED', number: 2110 });
     noSecrets(seed, 'hunter2');
 
+    // A token Meta could never have issued (it would not even fit in an HTTP header): 400, not a failed call.
+    for (const token of ['\uffff', 'IGAA\u00e9x', 'IG\u2028AA']) {
+      const odd = await connect({ token });
+      expect(odd.status, JSON.stringify(token)).toBe(400);
+      expect(odd.body).toMatchObject({ code: 'VALIDATION_FAILED', issues: [{ path: 'token' }] });
+    }
+
     const bad = await connect({ token: 'IGQWRnotARealToken' });
     expect(bad.status).toBe(400);
     expect(bad.body).toMatchObject({ code: 'INSTAGRAM_LOGIN_FAILED', number: 1020 });

@@ -43,7 +43,7 @@ function refusePassword(input: { password?: unknown }): void {
  */
 const passwordRefused = authedProcedure.use(async ({ getRawInput, next }) => {
   const raw = await getRawInput();
-  if (raw && typeof raw === 'object') refusePassword(raw as { password?: unknown });
+  if (raw && typeof raw === 'object') refusePassword(raw);
   return next();
 });
 

@@ -1,20 +1,15 @@
 import { z } from 'zod';
+import { graphTokenSchema } from '../graph/token.ts';
 import { INSTAGRAM_EVENT_TYPES, INSTAGRAM_STATES, LOGIN_TYPES } from '../db/schema.ts';
 
 export const DEFAULT_HOURS = { min: 0, max: 0 };
 /** Seed 002's like/follow/unfollow are kept for its clients; they do nothing (docs/accounts.md). */
 export const DEFAULT_SPEED = { comment: 10, dm: 10, hide: 60, like: 10, follow: 10, unfollow: 10 };
 
-const ZToken = z
-  .string()
-  .trim()
-  .min(1, 'token is required')
-  .max(2048, 'token is at most 2048 characters')
-  .refine((v) => !/[\s\p{Cc}]/u.test(v), 'token must not contain spaces or control characters')
-  .meta({
-    description:
-      'A Graph access token: `IG…` (Instagram Login) or `EAA…` (Facebook Login). Write-only: checked with Meta, stored encrypted, never returned.',
-  });
+const ZToken = graphTokenSchema().meta({
+  description:
+    'A Graph access token: `IG…` (Instagram Login) or `EAA…` (Facebook Login). Write-only: checked with Meta, stored encrypted, never returned.',
+});
 
 const ZHour = z.number().int('hours are whole hours').min(0).max(24);
 const ZHours = z.object({ min: ZHour, max: ZHour }).strict().meta({

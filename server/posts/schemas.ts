@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { graphTokenSchema } from '../graph/token.ts';
 import { pageInput, pageOf } from '../lib/page.ts';
 import { CHILD_CONTENT_TYPES, CONTENT_TYPES, POST_EVENT_TYPES, POST_STATUSES } from '../db/schema.ts';
 import { isLoopbackTestUrl, looksLikeUpload } from '../media/urls.ts';
@@ -148,13 +149,9 @@ const ZThumbOffset = z
   .max(15 * 60 * 1000, 'thumb_offset is past the longest reel (15 minutes)')
   .meta({ description: 'Cover frame of a video, in milliseconds from the start.' });
 
-const ZGraphToken = z
-  .string()
-  .trim()
-  .min(1, 'token is required')
-  .max(2048, 'token is at most 2048 characters')
-  .refine(...noNul('token'))
-  .meta({ description: 'The account’s Graph access token. Write-only: stored encrypted, never returned.' });
+const ZGraphToken = graphTokenSchema().meta({
+  description: 'The account’s Graph access token. Write-only: stored encrypted, never returned.',
+});
 
 const DATE_PUB_BEFORE = Date.parse('2100-01-01T00:00:00Z');
 
