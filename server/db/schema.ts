@@ -435,6 +435,10 @@ export const webhookDeliveries = pgTable(
   (t) => [
     uniqueIndex('webhook_deliveries_endpoint_event_idx').on(t.endpointId, t.eventId),
     index('webhook_deliveries_endpoint_id_id_idx').on(t.endpointId, t.id),
+    // How many deliveries each owner has waiting (fair turns, server/jobs/deliver-webhook.ts), without reading history.
+    index('webhook_deliveries_pending_idx')
+      .on(t.endpointId)
+      .where(sql`status = 'pending'`),
   ],
 );
 

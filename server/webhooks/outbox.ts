@@ -56,7 +56,7 @@ export async function emitWebhookEvent(db: DbOrTx, event: WebhookEvent, now = ne
       on conflict (endpoint_id, event_id) do nothing
       returning id
     )
-    select added.id::text as id, ${addDeliveryJobs(sql`added.id`)} is not null as queued
+    select added.id::text as id, ${addDeliveryJobs(sql`added.id`, event.ownerId)} is not null as queued
     from added`);
   return rows.map((r) => Number(r.id));
 }
