@@ -104,10 +104,11 @@ export async function planQueuedActions(
     await tx.execute(sql`
       with planned as (
         update channel_actions a set slot_at = x.at
-        from unnest(${`{${ids.join(',')}}`}::bigint[], ${`{${times.join(',')}}`}::timestamptz[]) as x(id, at)
+        from unnest(${`{${ids.join(',')}}`}::bigint[], ${`{${times.join(',')}}`}::timestamptz[])
+          with ordinality as x(id, at, n)
         where a.id = x.id
-        returning a.id, x.at)
-      select ${addChannelActionJobs(sql`planned.id`, sql`planned.at`)}
+        returning a.id, x.at, x.n)
+      select ${addChannelActionJobs(sql`planned.id`, sql`planned.at`, sql`(planned.n - 1)::int`)}
       from planned`);
   if (waiting.length > 0)
     await unplan(tx, instagramId, sql`a.id = any(${`{${waiting.join(',')}}`}::bigint[])`);

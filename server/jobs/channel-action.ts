@@ -27,11 +27,14 @@ export async function scheduleChannelAction(db: DbOrTx, actionId: number, runAt:
 
 /**
  * The add_job call for many actions at once (server/channels/queue.ts plans a
- * whole account's queue in one statement): `id` and `at` are SQL expressions
- * over the rows it selects from.
+ * whole account's queue in one statement): `id`, `at` and `place` are SQL
+ * expressions over the rows it selects from. `place` is the action's place in
+ * its account's queue: graphile-worker runs lower priorities first among due
+ * jobs, so one account's burst of comments takes turns with other accounts'
+ * actions instead of going ahead of them all (capped: past 1000 all alike).
  */
-export function addChannelActionJobs(id: SQL, at: SQL): SQL {
+export function addChannelActionJobs(id: SQL, at: SQL, place: SQL): SQL {
   return sql`graphile_worker.add_job(${channelActionJob.task}, json_build_object('actionId', ${id}),
     run_at := ${at}, job_key := ${channelActionJobKey(id)}, job_key_mode := 'replace',
-    max_attempts := ${channelActionJob.maxAttempts}::int)`;
+    max_attempts := ${channelActionJob.maxAttempts}::int, priority := least(${place}, 1000))`;
 }
