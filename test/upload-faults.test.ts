@@ -93,6 +93,18 @@ function cuts(body: Buffer, file: Buffer): number[] {
     .sort((a, b) => a - b);
 }
 
+/** A real JPEG's header with its dimensions changed: a few hundred bytes that claim a huge image. */
+async function forgedHeader(width: number, height: number): Promise<Buffer> {
+  const b = Buffer.from(await noisyJpeg(16, 16, { sigma: 10, quality: 80 }));
+  for (let i = 0; i < b.length - 8; i++)
+    if (b[i] === 0xff && (b[i + 1] === 0xc0 || b[i + 1] === 0xc2)) {
+      b.writeUInt16BE(height, i + 5);
+      b.writeUInt16BE(width, i + 7);
+      break;
+    }
+  return b;
+}
+
 async function alive(): Promise<void> {
   const res = await fetch(`${t.server.baseUrl}/healthz`);
   expect(res.status).toBe(200);
@@ -184,6 +196,11 @@ describe('uploads cut short or damaged', () => {
       [{ 'Content-Type': 'image/jpeg' }, damaged(photo, 97), 'photo with damaged bytes'],
       [{ 'Content-Type': 'video/mp4' }, damaged(video, 1009), 'video with damaged bytes'],
       [{ 'Content-Type': 'image/jpeg' }, Buffer.alloc(5000, 0x41), 'text called a photo'],
+      [
+        { 'Content-Type': 'image/jpeg' },
+        await forgedHeader(16_000, 16_000),
+        'a JPEG header of 16000×16000 and no data',
+      ],
       [{ 'Content-Type': 'video/mp4' }, Buffer.alloc(5000, 0x41), 'text called a video'],
       [
         FORM,

@@ -7,7 +7,7 @@
  * mp4box (GPAC's parser) to read container, codec, duration and size, so a
  * 300 MB file costs the size of its index, not of its samples.
  */
-import { open, readFile } from 'node:fs/promises';
+import { open, readFile, stat } from 'node:fs/promises';
 import decodeHeic from 'heic-decode';
 import { createFile, type Movie } from 'mp4box';
 import pLimit from 'p-limit';
@@ -61,6 +61,30 @@ async function readHead(path: string): Promise<Buffer> {
   }
 }
 
+/**
+ * Even a blank compressed image takes some bytes per pixel (a bit or more per
+ * 8×8 block); a file far smaller than its header's dimensions claim has no
+ * image data behind the header (cut short, or forged to make us decode a huge
+ * canvas of nothing, which libvips would fill with grey and call a warning).
+ * Checked from the header alone, before anything is decoded.
+ */
+const MIN_BYTES_PER_MEGAPIXEL = 1000;
+
+async function assertHasImageData(path: string, image: Sharp): Promise<void> {
+  let meta: { width?: number | undefined; height?: number | undefined };
+  try {
+    meta = await image.metadata();
+  } catch {
+    throw new UnreadableMedia('The image could not be decoded.');
+  }
+  const megapixels = ((meta.width ?? 0) * (meta.height ?? 0)) / 1_000_000;
+  const { size } = await stat(path);
+  if (size < megapixels * MIN_BYTES_PER_MEGAPIXEL)
+    throw new UnreadableMedia(
+      `The image says it is ${meta.width}×${meta.height} but has only ${size} bytes: it is cut short or has no image data.`,
+    );
+}
+
 /** Converts the image file at `path` (at most IMAGE_MAX_BYTES) to what Meta accepts. */
 export function convertImage(path: string): Promise<ConvertedImage> {
   return converting(async () => {
@@ -78,7 +102,9 @@ export function convertImage(path: string): Promise<ConvertedImage> {
       });
     } else {
       // From the file: libvips reads what it needs, the compressed image is never held whole.
-      image = sharp(path, { failOn: 'error' }).rotate();
+      image = sharp(path, { failOn: 'error' });
+      await assertHasImageData(path, image);
+      image = image.rotate();
     }
     const pipeline = image
       .resize({ width: MAX_SIDE, height: MAX_SIDE, fit: 'inside', withoutEnlargement: true })
