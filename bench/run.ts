@@ -11,6 +11,7 @@ import { spawn } from 'node:child_process';
 import { execSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -626,6 +627,21 @@ function report(settings: Record<string, unknown>): string {
       '',
     );
   }
+  if (r.lanes) {
+    const l = r.lanes;
+    lines.push(
+      '## Lanes: a webhook receiver that never answers',
+      '',
+      measured(l),
+      '',
+      `One user's ${l.webhookEndpoints} endpoints accept and never answer (10 s send timeout each); ${l.heavyPosts} of that user's posts are published, so ${l.deliveriesWaiting} deliveries wait (${l.tarpitRequestsHeld} reached the tarpit). Meanwhile another user schedules ${l.otherPosts} posts, one due each second; lag = container request − date_pub. Webhooks run in the background lane (WORKER_BACKGROUND_CONCURRENCY 5), posts in the publishing lane (WORKER_CONCURRENCY 10). Target: p99 ≤ 2 s.`,
+      '',
+      '| p50 | p99 | max |',
+      '|---|---|---|',
+      `| ${l.p50} ms | **${l.p99} ms** | ${l.max} ms |`,
+      '',
+    );
+  }
   if (r.media) {
     const m = r.media;
     lines.push(
@@ -744,6 +760,107 @@ async function rateLimitCost(database: Database, offBase: string, url: string) {
   }
   await on.stop();
   return rows;
+}
+
+// ---- lanes --------------------------------------------------------------------------------
+
+/**
+ * Issue 21: one user's 50 webhook endpoints accept and never answer (each
+ * delivery holds its job for the 10 s send timeout) while that user's posts
+ * are published, so hundreds of deliveries wait; meanwhile another user
+ * schedules a post due every second. Publishing has its own lane, so the
+ * other user's lag is what it would be without the tarpit. Target: p99 ≤ 2 s.
+ */
+async function lanesSuite(adminUrl: string, template: string, fake: FakeGraph) {
+  log('\n== Lanes: a tarpit webhook receiver');
+  fake.reset();
+  fake.latencyMs = 100;
+  const tarpit = http.createServer(() => undefined);
+  let held = 0;
+  tarpit.on('request', () => held++);
+  await new Promise<void>((r) => tarpit.listen(0, '127.0.0.1', r));
+  const tarpitPort = (tarpit.address() as AddressInfo).port;
+  const url = await copyTemplate(adminUrl, template, 'bench_lanes');
+  const database = connect(url, { max: 4 });
+  const heavy = await userWithToken(database.db);
+  const other = await userWithToken(database.db);
+  const port = await freePort();
+  const proc = await startService(
+    {
+      ROLE: 'all',
+      DATABASE_URL: url,
+      GRAPH_API_URL: fake.url,
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      // The tarpit listens on loopback, which only a non-production server may send to; in
+      // production it would be any public host that never answers, with the same effect.
+      NODE_ENV: 'development',
+      WEBHOOK_ALLOW_PRIVATE_HOSTS: 'true',
+    },
+    'listening on',
+  );
+  const api = `http://127.0.0.1:${port}/api/v1`;
+  const endpoints = 50;
+  for (let i = 0; i < endpoints; i++) {
+    const res = await fetch(`${api}/webhooks`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${heavy.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ url: `http://127.0.0.1:${tarpitPort}/hook/${i}`, events: ['post.published'] }),
+    });
+    if (res.status !== 201) throw new Error(`endpoint refused: ${res.status} ${await res.text()}`);
+  }
+  const heavyPosts = QUICK ? 4 : 20;
+  await seedPosts(database, {
+    ownerId: heavy.id,
+    count: heavyPosts,
+    datePub: () => new Date(),
+    accounts: heavyPosts,
+    captionPrefix: 'heavy ',
+    jobs: true,
+  });
+  await waitFor('the tarpit holding deliveries', () => held >= 5, 30_000, 100);
+  const due = new Map<string, number>();
+  const seconds = QUICK ? 5 : 30;
+  for (let i = 0; i < seconds; i++) {
+    const at = Math.ceil(Date.now() / 1000) * 1000 + 2000;
+    const caption = `other ${i}`;
+    const res = await fetch(`${api}/posts`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${other.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        user_id: String(5000 + (i % 20)),
+        content_type: 'Photo',
+        url: 'https://cdn.example.com/other.jpg',
+        caption,
+        token: 'EAAG-bench-token',
+        date_pub: new Date(at).toISOString(),
+      }),
+    });
+    if (res.status !== 201) throw new Error(`other user's post refused: ${res.status} ${await res.text()}`);
+    due.set(caption, at);
+    await sleep(1000);
+  }
+  const created = () =>
+    fake.requests.filter((r) => r.endpoint === 'create' && r.params.caption?.startsWith('other '));
+  await waitFor("the other user's posts published", () => created().length === due.size, 120_000, 100);
+  const lags = created().map((r) => r.at - due.get(r.params.caption!)!);
+  results.lanes = {
+    webhookEndpoints: endpoints,
+    heavyPosts,
+    deliveriesWaiting: heavyPosts * endpoints,
+    tarpitRequestsHeld: held,
+    otherPosts: due.size,
+    p50: percentile(lags, 50),
+    p99: percentile(lags, 99),
+    max: Math.max(...lags),
+  };
+  log(
+    `other user's publish lag with the tarpit: p50 ${percentile(lags, 50)} ms, p99 ${percentile(lags, 99)} ms`,
+  );
+  await proc.stop();
+  await database.close();
+  tarpit.closeAllConnections();
+  tarpit.close();
 }
 
 // ---- fairness and login ------------------------------------------------------------------
@@ -951,6 +1068,7 @@ async function main() {
     scaleout: () => scaleOutSuite(adminUrl, template, fake),
     memory: () => memorySuite(adminUrl, template, fake),
     fairness: () => fairnessSuite(adminUrl, template, fake),
+    lanes: () => lanesSuite(adminUrl, template, fake),
     login: () => loginSuite(adminUrl, template),
     media: async () => {
       log('\n== Media uploads');

@@ -37,6 +37,9 @@ describe('npm run bench -- --quick', () => {
     expect(results.channels.intake.changesPerSecond).toBeGreaterThan(0);
     expect(results.channels.intake.answerMs.max).toBeLessThan(1000);
     expect(results.channels.replyLag.p99).toBeGreaterThanOrEqual(results.channels.replyLag.p50);
+    expect(results.lanes.tarpitRequestsHeld).toBeGreaterThan(0);
+    expect(results.lanes.p99).toBeGreaterThanOrEqual(results.lanes.p50);
+    expect(results.media.slowReaders.userMs.requests).toBeGreaterThan(0);
     const report = readFileSync(path.join(out, 'REPORT.md'), 'utf8');
     for (const heading of [
       'API overhead',
@@ -45,6 +48,7 @@ describe('npm run bench -- --quick', () => {
       'Scale-out',
       'Memory',
       'Channels',
+      'Lanes: a webhook receiver that never answers',
     ])
       expect(report).toContain(`## ${heading}`);
   }, 300_000);

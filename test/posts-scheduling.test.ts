@@ -186,7 +186,7 @@ describe('what can change in each status', () => {
     await t.server.database.sql`select graphile_worker.remove_job(${`post:${id}`})`;
     const before = Date.now();
     const res = await t.api('PATCH', `/posts/${id}`, {
-      body: { token: 'a fresh token' },
+      body: { token: 'EAAG-a-fresh-token' },
       token: t.user.token,
     });
     expect(res.status).toBe(200);
