@@ -127,6 +127,13 @@ export const ERRORS = {
     trpc: 'CONFLICT',
     message: 'Posts of this Instagram account are waiting to be published; delete or move them first.',
   },
+  INSTAGRAM_CONNECTED_ELSEWHERE: {
+    number: 2150,
+    status: 409,
+    trpc: 'CONFLICT',
+    message:
+      'This Instagram account is connected by another user of this server; it can have one owner. Ask them to disconnect it first.',
+  },
   PASSWORD_NOT_ACCEPTED: {
     number: 2110,
     status: 400,

@@ -93,17 +93,26 @@ describe('connecting with a token', () => {
     expect(refreshed.body.instagram.state).toBe('start');
   });
 
-  it('connects the same account again by updating its row (200), and another user gets a row of their own', async () => {
+  it('connects the same account again by updating its row (200); another user gets 409 until it is disconnected', async () => {
     const { account, token } = igAccount();
     const first = await connect({ token });
     const again = await connect({ token: env.fake.tokenFor(account.igUserId, 'ig_long') });
     expect(again.status).toBe(200);
     expect(again.body.id).toBe(first.body.id);
-    const theirs = await connect({ token }, stranger);
-    expect(theirs.status).toBe(201);
-    expect(theirs.body.id).not.toBe(first.body.id);
     const events = await env.api('GET', `/instagrams/${first.body.id}/events`, { token: env.token });
     expect(events.body.items.map((e: { type: string }) => e.type)).toEqual(['connected', 'reconnected']);
+    // One owner per Instagram account: two users' channels would both answer each comment.
+    const theirs = await connect({ token }, stranger);
+    expect(theirs.status).toBe(409);
+    expect(theirs.body).toMatchObject({ code: 'INSTAGRAM_CONNECTED_ELSEWHERE', number: 2150 });
+    expect(theirs.body.message).toContain(`@${account.username}`);
+    noSecrets(theirs, token);
+    // Nothing of theirs was stored; once the owner lets go, it is theirs to connect.
+    expect((await env.api('GET', '/instagrams', { token: stranger })).body.items).toEqual([]);
+    expect((await env.api('DELETE', `/instagrams/${first.body.id}`, { token: env.token })).status).toBe(200);
+    const now = await connect({ token }, stranger);
+    expect(now.status).toBe(201);
+    expect(now.body.id).not.toBe(first.body.id);
   });
 
   it('resolves a Facebook token to the one Instagram account of its Pages and keeps the Page token, which does not expire', async () => {

@@ -126,12 +126,21 @@ export const instagrams = pgTable(
     webhooksSubscribedAt: instant('webhooks_subscribed_at'),
     /** Polling's memory: comments_count per recent media at the last read, and the current interval. */
     commentPoll: jsonb('comment_poll').$type<CommentPollState>(),
+    /**
+     * A second user's connection of an account from before one account had one owner (migration
+     * 0017): kept as it was, outside the one-owner index. Nothing sets it now.
+     */
+    legacyShared: boolean('legacy_shared').notNull().default(false),
     createdAt: instant('created_at').notNull().defaultNow(),
     updatedAt: instant('updated_at').notNull().defaultNow(),
   },
   (t) => [
     // Connecting the same account again updates its row.
     uniqueIndex('instagrams_owner_ig_user_idx').on(t.ownerId, t.igUserId),
+    // One owner per Instagram account: its comments get one set of channels, its posts one queue.
+    uniqueIndex('instagrams_one_owner_idx')
+      .on(t.igUserId)
+      .where(sql`not legacy_shared`),
     index('instagrams_token_expires_idx').on(t.tokenExpiresAt),
     // Meta's webhooks name the account by its ig-user-id (`entry.id`).
     index('instagrams_ig_user_id_idx').on(t.igUserId),

@@ -111,7 +111,12 @@ export const instagramsRouter = router({
         tags: TAGS,
         protect: true,
       },
-      errors: ['PASSWORD_NOT_ACCEPTED', 'INSTAGRAM_LOGIN_FAILED', 'GRAPH_REQUEST_FAILED'],
+      errors: [
+        'PASSWORD_NOT_ACCEPTED',
+        'INSTAGRAM_LOGIN_FAILED',
+        'INSTAGRAM_CONNECTED_ELSEWHERE',
+        'GRAPH_REQUEST_FAILED',
+      ],
     })
     .input(ZConnectInput)
     .output(ZInstagram)

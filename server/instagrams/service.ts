@@ -87,7 +87,9 @@ function settingsValues(settings: Settings, base: Pick<InstagramRow, 'speed'> | 
 /**
  * Stores an account Meta just verified: a new row, or the same account of the
  * same user updated (new token; `suspected` cleared, which releases its held
- * posts in this transaction).
+ * posts in this transaction). An account another user has connected is a 409:
+ * one owner per Instagram account, kept by a unique index, so two users'
+ * channels never both answer its comments.
  */
 export async function saveVerifiedAccount(
   tx: Tx,
@@ -132,11 +134,17 @@ export async function saveVerifiedAccount(
     .from(instagrams)
     .where(and(eq(instagrams.ownerId, ownerId), eq(instagrams.igUserId, account.igUserId)))
     .for('update');
+  // Not this user's: the one-owner index (instagrams_one_owner_idx) kept the row out.
+  if (!current)
+    throw new AppError(
+      'INSTAGRAM_CONNECTED_ELSEWHERE',
+      `@${account.username} is connected by another user of this server; an Instagram account can have one owner here, so they must disconnect it first.`,
+    );
   return {
     row: await reconnect(
       tx,
-      current!,
-      { ...tokenValues, ...settingsValues(deps.settings ?? {}, current!) },
+      current,
+      { ...tokenValues, ...settingsValues(deps.settings ?? {}, current) },
       now,
     ),
     created: false,
