@@ -762,6 +762,44 @@ async function rateLimitCost(database: Database, offBase: string, url: string) {
   return rows;
 }
 
+/**
+ * Another user schedules a post due every second for `seconds` (created two
+ * seconds ahead, as an app would); returns each one's lag, container request
+ * − date_pub, which is what that user notices.
+ */
+async function otherUserLag(
+  api: string,
+  token: string,
+  fake: FakeGraph,
+  seconds: number,
+  timeoutMs: number,
+): Promise<{ lags: number[]; posts: number }> {
+  const due = new Map<string, number>();
+  for (let i = 0; i < seconds; i++) {
+    const at = Math.ceil(Date.now() / 1000) * 1000 + 2000;
+    const caption = `other ${i}`;
+    const res = await fetch(`${api}/posts`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        user_id: String(5000 + (i % 20)),
+        content_type: 'Photo',
+        url: 'https://cdn.example.com/other.jpg',
+        caption,
+        token: 'EAAG-bench-token',
+        date_pub: new Date(at).toISOString(),
+      }),
+    });
+    if (res.status !== 201) throw new Error(`other user's post refused: ${res.status} ${await res.text()}`);
+    due.set(caption, at);
+    await sleep(1000);
+  }
+  const created = () =>
+    fake.requests.filter((r) => r.endpoint === 'create' && r.params.caption?.startsWith('other '));
+  await waitFor("the other user's posts published", () => created().length === due.size, timeoutMs, 100);
+  return { lags: created().map((r) => r.at - due.get(r.params.caption!)!), posts: due.size };
+}
+
 // ---- lanes --------------------------------------------------------------------------------
 
 /**
@@ -819,37 +857,13 @@ async function lanesSuite(adminUrl: string, template: string, fake: FakeGraph) {
     jobs: true,
   });
   await waitFor('the tarpit holding deliveries', () => held >= 5, 30_000, 100);
-  const due = new Map<string, number>();
-  const seconds = QUICK ? 5 : 30;
-  for (let i = 0; i < seconds; i++) {
-    const at = Math.ceil(Date.now() / 1000) * 1000 + 2000;
-    const caption = `other ${i}`;
-    const res = await fetch(`${api}/posts`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${other.token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({
-        user_id: String(5000 + (i % 20)),
-        content_type: 'Photo',
-        url: 'https://cdn.example.com/other.jpg',
-        caption,
-        token: 'EAAG-bench-token',
-        date_pub: new Date(at).toISOString(),
-      }),
-    });
-    if (res.status !== 201) throw new Error(`other user's post refused: ${res.status} ${await res.text()}`);
-    due.set(caption, at);
-    await sleep(1000);
-  }
-  const created = () =>
-    fake.requests.filter((r) => r.endpoint === 'create' && r.params.caption?.startsWith('other '));
-  await waitFor("the other user's posts published", () => created().length === due.size, 120_000, 100);
-  const lags = created().map((r) => r.at - due.get(r.params.caption!)!);
+  const { lags, posts } = await otherUserLag(api, other.token, fake, QUICK ? 5 : 30, 120_000);
   results.lanes = {
     webhookEndpoints: endpoints,
     heavyPosts,
     deliveriesWaiting: heavyPosts * endpoints,
     tarpitRequestsHeld: held,
-    otherPosts: due.size,
+    otherPosts: posts,
     p50: percentile(lags, 50),
     p99: percentile(lags, 99),
     max: Math.max(...lags),
@@ -894,46 +908,20 @@ async function fairnessSuite(adminUrl: string, template: string, fake: FakeGraph
     priority: (i) => Math.min(i, 1000),
   });
   await sleep(2000);
-  const due = new Map<string, number>();
-  const api = `http://127.0.0.1:${port}/api/v1`;
-  for (let i = 0; i < SIZE.fairnessSeconds; i++) {
-    // Due at the next whole second but one: created ahead of time, as an app would.
-    const at = Math.ceil(Date.now() / 1000) * 1000 + 2000;
-    const caption = `other ${i}`;
-    const res = await fetch(`${api}/posts`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${other.token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({
-        user_id: String(5000 + (i % 20)),
-        content_type: 'Photo',
-        url: 'https://cdn.example.com/other.jpg',
-        caption,
-        token: 'EAAG-bench-token',
-        date_pub: new Date(at).toISOString(),
-      }),
-    });
-    if (res.status !== 201) throw new Error(`other user's post refused: ${res.status} ${await res.text()}`);
-    due.set(caption, at);
-    await sleep(1000);
-  }
-  await waitFor(
-    "the other user's posts published",
-    () =>
-      fake.requests.filter((r) => r.endpoint === 'create' && r.params.caption?.startsWith('other '))
-        .length === due.size,
+  const { lags, posts } = await otherUserLag(
+    `http://127.0.0.1:${port}/api/v1`,
+    other.token,
+    fake,
+    SIZE.fairnessSeconds,
     60_000,
-    100,
   );
-  const lags = fake.requests
-    .filter((r) => r.endpoint === 'create' && r.params.caption?.startsWith('other '))
-    .map((r) => r.at - due.get(r.params.caption!)!);
   const heavyDone = await publishedCount(database);
   results.fairness = {
     burst,
-    otherPosts: due.size,
+    otherPosts: posts,
     latencyMs: 100,
     concurrency: 10,
-    heavyPublishedMeanwhile: heavyDone - due.size,
+    heavyPublishedMeanwhile: heavyDone - posts,
     p50: percentile(lags, 50),
     p99: percentile(lags, 99),
     max: Math.max(...lags),
