@@ -78,9 +78,16 @@ describe('readers of /m/ that stop reading', () => {
     const got = await Promise.all(readers.map((r) => r.done));
     // Cut off by the server after idleMs (1 s) without reading: they never got the whole file.
     for (const n of got) expect(n).toBeLessThan(size);
+    // A whole download waits for the client once per chunk, and leaves no listener behind each time.
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.name);
+    process.on('warning', onWarning);
     const whole = await fetch(url);
     expect(whole.status).toBe(200);
     expect((await whole.arrayBuffer()).byteLength).toBe(size);
+    await new Promise((r) => setTimeout(r, 100));
+    process.off('warning', onWarning);
+    expect(warnings).not.toContain('MaxListenersExceededWarning');
   });
 
   it('take at most `perFile` slots of one file; the next waits, then gets a 503 with Retry-After', async () => {

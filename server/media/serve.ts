@@ -3,7 +3,6 @@
  * (Meta's fetcher has no token), the way a CDN would: exact type and length,
  * a strong ETag (the SHA-256), immutable caching, single byte ranges.
  */
-import { once } from 'node:events';
 import { and, eq, sql } from 'drizzle-orm';
 import type { Request, RequestHandler, Response } from 'express';
 import type { Db } from '../db/client.ts';
@@ -157,16 +156,20 @@ function withoutFileHeaders(res: Response): void {
 
 /** Waits until the client has taken what was written; false when it read nothing for `idleMs` or left. */
 async function drained(res: Response, idleMs: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const idle = new Promise<'idle'>((resolve) => {
-    timer = setTimeout(() => resolve('idle'), idleMs);
+  return new Promise((resolve) => {
+    // Listeners removed whichever comes first: a download waits here once per chunk.
+    const done = (ok: boolean) => {
+      clearTimeout(timer);
+      res.off('drain', onDrain);
+      res.off('close', onClose);
+      resolve(ok && !res.destroyed);
+    };
+    const onDrain = () => done(true);
+    const onClose = () => done(false);
+    const timer = setTimeout(() => done(false), idleMs);
+    res.on('drain', onDrain);
+    res.on('close', onClose);
   });
-  try {
-    const outcome = await Promise.race([once(res, 'drain'), once(res, 'close'), idle]);
-    return outcome !== 'idle' && !res.destroyed;
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 async function send({ db, store, slots, limits }: Serving, req: Request, res: Response): Promise<void> {
