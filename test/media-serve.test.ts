@@ -98,9 +98,16 @@ describe('readers of /m/ that stop reading', () => {
     );
     const { url: ownUrl, size } = await uploadBig();
     const url = ownUrl.replace(server.baseUrl, patient.baseUrl);
+    const other = (await uploadBig()).url.replace(server.baseUrl, patient.baseUrl);
     const readers = [stalledReader(url), stalledReader(url), stalledReader(url)];
     await new Promise((r) => setTimeout(r, 200));
-    const refused = await fetch(url);
+    const waiting = fetch(url);
+    await new Promise((r) => setTimeout(r, 50));
+    // Another file's download does not queue behind a download waiting for this file's slots.
+    const beside = await fetch(other);
+    expect(beside.status).toBe(200);
+    expect((await beside.arrayBuffer()).byteLength).toBe(size);
+    const refused = await waiting;
     expect(refused.status).toBe(503);
     expect(refused.headers.get('retry-after')).toBe('2');
     expect(refused.headers.get('content-type')).toMatch(/^application\/json/);

@@ -97,7 +97,9 @@ class Slots {
 
   /** A release function, or null when no slot came free within waitMs (or the client left). */
   async acquire(file: string, res: Response): Promise<(() => void) | null> {
-    if (this.fits(file) && this.waiting.length === 0) return this.take(file);
+    // Those still waiting do not fit (each release admits every one that does): another file's
+    // download may go ahead of them; one of the same file queues behind, in order.
+    if (this.fits(file) && !this.waiting.some((w) => w.file === file)) return this.take(file);
     return new Promise((resolve) => {
       const entry = {
         file,
