@@ -92,6 +92,7 @@ export function commentsOfDelivery(
   for (const entry of entries as Record<string, unknown>[]) {
     const igUserId = str(entry?.id);
     const time = commentTime(entry?.time, now);
+    const timeReplaced = typeof entry?.time === 'number' && time === now;
     const list = Array.isArray(entry?.changes) ? (entry.changes as Record<string, unknown>[]) : [];
     changes += list.length;
     for (const change of list) {
@@ -100,8 +101,10 @@ export function commentsOfDelivery(
       if (change?.field !== 'comments' || !igUserId || !value || !id) continue;
       const from = (value.from ?? {}) as Record<string, unknown>;
       const fromId = str(from.id);
-      if (typeof value.text === 'string' && storable(value.text) !== value.text) cleaned++;
-      if (typeof entry?.time === 'number' && commentTime(entry.time, now) === now) cleaned++;
+      const sent = typeof value.text === 'string' ? value.text : '';
+      const text = storable(sent);
+      // Values replaced, counted per comment: its text, and the entry's time it carries.
+      cleaned += (text !== sent ? 1 : 0) + (timeReplaced ? 1 : 0);
       comments.push({
         ig_user_id: igUserId,
         comment_id: id,
@@ -109,7 +112,7 @@ export function commentsOfDelivery(
         parent_id: str(value.parent_id),
         from_id: fromId,
         username: str(from.username),
-        text: typeof value.text === 'string' ? storable(value.text) : '',
+        text,
         own: fromId === igUserId || str(from.self_ig_scoped_id) !== null,
         commented_at: time.toISOString(),
       });
